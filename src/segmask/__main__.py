@@ -1,0 +1,7 @@
+"""``python -m segmask``: the same as the ``segmask`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

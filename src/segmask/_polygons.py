@@ -1,0 +1,121 @@
+"""Polygon input: coerce and check once, then keep flat with offsets.
+
+A batch of N polygons becomes ``coords`` ``(P, 2)`` float64 in ``x, y`` order
+and ``offsets`` ``(N + 1,)`` int64; polygon ``i`` is
+``coords[offsets[i]:offsets[i + 1]]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._ragged import offsets_from_lengths
+from .errors import PolygonError
+
+#: Largest |coordinate| accepted, in pixels. pycocotools' C code overflows its
+#: 32-bit ints past about 4.3e8 px, so no reference exists beyond this bound.
+MAX_COORD = float(2**28)
+
+
+def as_polygon_batch(
+    polygons: Sequence[Any] | NDArray[np.floating], name: str = "polygons"
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Check a sequence of polygons and return ``(coords, offsets)``.
+
+    Each polygon is a ``(K, 2)`` array or nested ``[[x, y], ...]`` list, or a
+    flat ``[x0, y0, x1, y1, ...]`` list (COCO's form), with K >= 3 finite points.
+    A 3-D array ``(N, K, 2)`` is N polygons of K points.
+
+    Raises
+    ------
+    PolygonError
+        Naming the polygon index (and point) and what is wrong.
+    """
+    if isinstance(polygons, np.ndarray):
+        if polygons.ndim != 3 or polygons.shape[-1] != 2:
+            raise PolygonError(
+                f"{name} as an array must be (N, K, 2), got shape {polygons.shape}; "
+                "for one polygon pass [polygon]"
+            )
+        items: Sequence[Any] = list(polygons)
+    elif isinstance(polygons, str | bytes | dict) or not isinstance(polygons, Sequence):
+        raise PolygonError(
+            f"{name} must be a sequence of polygons, got {type(polygons).__name__}"
+        )
+    else:
+        items = polygons
+    arrays = [_one_polygon(p, f"{name}[{i}]") for i, p in enumerate(items)]
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+    coords = np.concatenate(arrays) if arrays else np.zeros((0, 2), np.float64)
+    return coords, offsets_from_lengths(lengths)
+
+
+def _one_polygon(poly: Any, where: str) -> NDArray[np.float64]:
+    if isinstance(poly, str | bytes | dict):
+        raise PolygonError(f"{where} must be (K, 2) points or a flat x, y list, got {type(poly).__name__}")
+    try:
+        arr = np.asarray(poly)
+    except ValueError:
+        raise PolygonError(f"{where} is ragged: every point must be one x, y pair") from None
+    if arr.dtype.kind not in "iuf" and arr.size:
+        raise PolygonError(f"{where} holds {arr.dtype} values, expected numbers")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim == 1:
+        if arr.size % 2:
+            raise PolygonError(
+                f"{where} is a flat list of {arr.size} numbers; it needs x, y pairs (an even count)"
+            )
+        arr = arr.reshape(-1, 2)
+    elif arr.ndim != 2 or arr.shape[1] != 2:
+        raise PolygonError(f"{where} must have shape (K, 2), got {arr.shape}")
+    if len(arr) < 3:
+        raise PolygonError(f"{where} has {len(arr)} points; a polygon needs at least 3")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        k, axis = np.argwhere(~finite)[0]
+        raise PolygonError(f"{where} point {k} has {'xy'[axis]} = {arr[k, axis]}; coordinates must be finite")
+    far = np.abs(arr) > MAX_COORD
+    if far.any():
+        k, axis = np.argwhere(far)[0]
+        raise PolygonError(
+            f"{where} point {k} has {'xy'[axis]} = {arr[k, axis]:.6g}, beyond the supported "
+            f"±{MAX_COORD:.0f} px"
+        )
+    return arr
+
+
+def polygon_area(polygons: Sequence[Any] | NDArray[np.floating]) -> NDArray[np.float64]:
+    """Exact shoelace area of each polygon, in square pixels.
+
+    Self-intersecting polygons get the signed sum of their lobes (as the
+    shoelace formula gives it), made positive; this is geometry, not a pixel
+    count: use ``rasterize(...).area`` for that.
+
+    Parameters
+    ----------
+    polygons : sequence of (K, 2) arrays or flat x, y lists
+
+    Returns
+    -------
+    (N,) float64
+
+    Examples
+    --------
+    >>> polygon_area([[[0, 0], [4, 0], [4, 3]], [0, 0, 2, 0, 2, 2, 0, 2]])
+    array([6., 4.])
+    """
+    coords, offsets = as_polygon_batch(polygons)
+    if not len(coords):
+        return np.zeros(0, np.float64)
+    nxt = np.arange(1, len(coords) + 1)
+    nxt[offsets[1:] - 1] = offsets[:-1]
+    # Relative to each polygon's first vertex, to keep precision far from 0.
+    origin = np.repeat(coords[offsets[:-1]], np.diff(offsets), axis=0)
+    a = coords - origin
+    b = coords[nxt] - origin
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return np.abs(np.add.reduceat(cross, offsets[:-1])) / 2.0

@@ -1,0 +1,361 @@
+"""``Predictions``: one image's instance-segmentation response, parsed into columns.
+
+Pure parsing: no network, no disk except reading a path you pass. What the
+hosted API sends (and what this accepts)::
+
+    {"predictions": [{"x": 320.5, "y": 210, "width": 81, "height": 60,
+                      "class": "cat", "confidence": 0.91, "class_id": 0,
+                      "detection_id": "…", "points": [{"x": 281, "y": 180}, …]}],
+     "image": {"width": 640, "height": 480}, "time": 0.03, "inference_id": "…"}
+
+``x, y`` is the centre of the box. ``class_id``, ``detection_id``, ``image``
+and the rest may be missing or null; unknown fields are kept and written back
+by :meth:`Predictions.to_dict`. With ``response_mask_format=rle`` a
+prediction carries ``"rle": {"size": [h, w], "counts": str}`` (some tools say
+``rle_mask``) instead of ``points``. A prediction whose polygon has fewer than
+3 points keeps its box and has no mask; the others keep theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._polygons import MAX_COORD
+from .errors import ResponseFormatError, RLEError, SegmaskError
+from .masks import Masks, _select
+from .raster import Rule, rasterize
+from .rle import parse_rles
+
+__all__ = ["Predictions"]
+
+_KNOWN = ("x", "y", "width", "height", "confidence", "class", "class_id", "detection_id", "points")
+_RLE_KEYS = ("rle", "rle_mask")
+
+
+def _readonly(a: NDArray[Any]) -> NDArray[Any]:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Predictions:
+    """The instances found in one image, as columns of length N.
+
+    Build with :meth:`from_response`. Index like an array (``preds[2]``,
+    ``preds[preds.confidence > 0.5]``); every method returns a new object.
+
+    Attributes
+    ----------
+    image_size : (height, width) or None
+        From the response's ``image``; None when it was not sent.
+    cxcywh : (N, 4) float64
+        The boxes as sent: centre ``x, y``, ``width``, ``height``.
+    confidence : (N,) float64 in [0, 1]
+    class_name : (N,) str array
+    class_id : (N,) int64, -1 where absent
+    detection_id : (N,) object array of str or None
+    meta : dict
+        Top-level fields other than ``predictions`` and ``image`` (``time``,
+        ``inference_id``, ...), kept as sent.
+
+    Examples
+    --------
+    >>> preds = Predictions.from_response({"predictions": [
+    ...     {"x": 5, "y": 5, "width": 4, "height": 4, "class": "dot", "confidence": 0.9,
+    ...      "points": [{"x": 3, "y": 3}, {"x": 7, "y": 3}, {"x": 7, "y": 7}, {"x": 3, "y": 7}]}],
+    ...     "image": {"width": 10, "height": 10}})
+    >>> len(preds), preds.image_size, preds.xyxy.tolist()
+    (1, (10, 10), [[3.0, 3.0, 7.0, 7.0]])
+    >>> preds.masks().area.tolist()
+    [25]
+    """
+
+    image_size: tuple[int, int] | None
+    cxcywh: NDArray[np.float64]
+    confidence: NDArray[np.float64]
+    class_name: NDArray[np.str_]
+    class_id: NDArray[np.int64]
+    detection_id: NDArray[np.object_]
+    _polygons: tuple[NDArray[np.float64] | None, ...]
+    _rles: tuple[tuple[str, dict[str, Any]] | None, ...]
+    _extras: tuple[dict[str, Any], ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # --- parsing ------------------------------------------------------------------
+
+    @classmethod
+    def from_response(cls, obj: Any) -> Any:
+        """Parse a response: a dict, JSON ``str``/``bytes``, or a path to a .json file.
+
+        A ``str`` is JSON when it starts with ``{`` or ``[`` (after
+        whitespace), else a path. A list (a batch of responses) gives a list
+        of ``Predictions``.
+
+        Raises
+        ------
+        ResponseFormatError
+            Naming the JSON path of the problem, e.g.
+            ``predictions[3].points[7].x is 'abc', expected a number``.
+        """
+        where = ""
+        if isinstance(obj, os.PathLike) or (isinstance(obj, str) and not obj.lstrip()[:1] in ("{", "[")):
+            where = f"{os.fspath(obj)}: "
+            obj = Path(obj).read_bytes()
+        if isinstance(obj, str | bytes | bytearray):
+            try:
+                obj = json.loads(obj)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ResponseFormatError(f"{where}not valid JSON: {exc}") from None
+        try:
+            if isinstance(obj, list):
+                return [cls._parse(item, f"[{i}].") for i, item in enumerate(obj)]
+            return cls._parse(obj, "")
+        except ResponseFormatError as exc:
+            if where:
+                raise ResponseFormatError(f"{where}{exc}") from None
+            raise
+
+    @classmethod
+    def _parse(cls, obj: Any, root: str) -> Predictions:
+        if not isinstance(obj, dict):
+            raise ResponseFormatError(f"{root or 'response'} must be a JSON object, got {_kind(obj)}")
+        preds = obj.get("predictions")
+        if not isinstance(preds, list):
+            raise ResponseFormatError(
+                f"{root}predictions is {_kind(preds)}, expected a list of predictions"
+            )
+        image_size = _image_size(obj.get("image"), f"{root}image")
+        meta = {k: v for k, v in obj.items() if k not in ("predictions", "image")}
+        if "image" in obj and image_size is None and obj["image"] is not None:
+            meta["image"] = obj["image"]
+        n = len(preds)
+        box = np.zeros((n, 4), np.float64)
+        conf = np.zeros(n, np.float64)
+        names: list[str] = []
+        ids = np.full(n, -1, np.int64)
+        det = np.full(n, None, dtype=object)
+        polygons: list[NDArray[np.float64] | None] = []
+        rles: list[tuple[str, dict[str, Any]] | None] = []
+        extras: list[dict[str, Any]] = []
+        for i, p in enumerate(preds):
+            at = f"{root}predictions[{i}]"
+            if not isinstance(p, dict):
+                raise ResponseFormatError(f"{at} is {_kind(p)}, expected an object")
+            for j, key in enumerate(("x", "y", "width", "height")):
+                box[i, j] = _number(p, key, at)
+            if box[i, 2] < 0 or box[i, 3] < 0:
+                raise ResponseFormatError(f"{at} has a negative width or height")
+            conf[i] = _number(p, "confidence", at)
+            if not 0.0 <= conf[i] <= 1.0:
+                raise ResponseFormatError(f"{at}.confidence is {conf[i]!r}, expected a value in [0, 1]")
+            name = p.get("class")
+            if not isinstance(name, str):
+                raise ResponseFormatError(f"{at}.class is {_kind(name)}, expected a string")
+            names.append(name)
+            cid = p.get("class_id")
+            if cid is not None:
+                if isinstance(cid, bool) or not isinstance(cid, int):
+                    raise ResponseFormatError(f"{at}.class_id is {cid!r}, expected an integer")
+                ids[i] = cid
+            did = p.get("detection_id")
+            if did is not None:
+                if not isinstance(did, str):
+                    raise ResponseFormatError(f"{at}.detection_id is {did!r}, expected a string")
+                det[i] = did
+            polygons.append(_points(p["points"], f"{at}.points") if p.get("points") is not None else None)
+            rles.append(_rle(p, at))
+            extras.append({k: v for k, v in p.items() if k not in _KNOWN and k not in _RLE_KEYS})
+        return cls(
+            image_size,
+            _readonly(box),
+            _readonly(conf),
+            _readonly(np.array(names, dtype=str) if names else np.zeros(0, dtype=str)),
+            _readonly(ids),
+            _readonly(det),
+            tuple(polygons),
+            tuple(rles),
+            tuple(extras),
+            meta,
+        )
+
+    # --- columns ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.confidence)
+
+    def __repr__(self) -> str:
+        classes = sorted(set(self.class_name.tolist()))
+        return f"Predictions(n={len(self)}, image_size={self.image_size}, classes={classes})"
+
+    @property
+    def xyxy(self) -> NDArray[np.float64]:
+        """(N, 4) float64 ``[x0, y0, x1, y1]`` from the centre, width and height."""
+        c = self.cxcywh
+        half = c[:, 2:] / 2.0
+        return np.concatenate([c[:, :2] - half, c[:, :2] + half], axis=1)
+
+    @property
+    def polygons(self) -> list[NDArray[np.float64] | None]:
+        """Per prediction its ``points`` as a (K, 2) float64 array, None where not sent."""
+        return list(self._polygons)
+
+    @property
+    def has_mask(self) -> NDArray[np.bool_]:
+        """(N,) bool: the prediction has a polygon of 3 or more points, or an RLE."""
+        return np.array(
+            [r is not None or (p is not None and len(p) >= 3) for p, r in zip(self._polygons, self._rles)],
+            dtype=bool,
+        )
+
+    def masks(self, rule: Rule = "contour", image_size: tuple[int, int] | None = None) -> Masks:
+        """The N masks, aligned with the predictions (empty where ``has_mask`` is false).
+
+        Parameters
+        ----------
+        rule : {"contour", "coco"}
+            How polygons are filled (see :func:`segmask.rasterize`); RLE
+            predictions are exact whatever the rule.
+        image_size : (height, width), optional
+            Needed when the response had no ``image``.
+        """
+        size = image_size if image_size is not None else self.image_size
+        if size is None:
+            raise SegmaskError("the response has no image size: pass image_size=(height, width)")
+        has = self.has_mask
+        poly_idx = [i for i in np.flatnonzero(has).tolist() if self._rles[i] is None]
+        rle_idx = [i for i in np.flatnonzero(has).tolist() if self._rles[i] is not None]
+        empty = np.flatnonzero(~has).tolist()
+        parts = [
+            rasterize([self._polygons[i] for i in poly_idx], size, rule=rule),
+            Masks.from_rle([self._rles[i][1] for i in rle_idx], image_size=size),  # type: ignore[index]
+            Masks.empty(size, len(empty)),
+        ]
+        order = np.array(poly_idx + rle_idx + empty, dtype=np.int64)
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return Masks.concatenate(parts)[inverse]
+
+    def __getitem__(self, idx: int | slice | ArrayLike) -> Predictions:
+        sel = _select(idx, len(self))
+        picks = sel.tolist()
+        return Predictions(
+            self.image_size,
+            _readonly(self.cxcywh[sel]),
+            _readonly(self.confidence[sel]),
+            _readonly(self.class_name[sel]),
+            _readonly(self.class_id[sel]),
+            _readonly(self.detection_id[sel]),
+            tuple(self._polygons[i] for i in picks),
+            tuple(self._rles[i] for i in picks),
+            tuple(self._extras[i] for i in picks),
+            self.meta,
+        )
+
+    def filter(self, min_confidence: float | None = None, classes: Sequence[str] | None = None) -> Predictions:
+        """Keep predictions with ``confidence >= min_confidence`` and a class in ``classes``."""
+        keep = np.ones(len(self), dtype=bool)
+        if min_confidence is not None:
+            keep &= self.confidence >= min_confidence
+        if classes is not None:
+            if isinstance(classes, str):
+                raise SegmaskError("classes must be a list of class names, e.g. ['cat']")
+            keep &= np.isin(self.class_name, list(classes))
+        return self[keep]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response in the API's JSON shape again; nothing parsed is lost."""
+        out: list[dict[str, Any]] = []
+        for i in range(len(self)):
+            x, y, w, h = self.cxcywh[i].tolist()
+            p: dict[str, Any] = {"x": x, "y": y, "width": w, "height": h,
+                                 "confidence": float(self.confidence[i]), "class": str(self.class_name[i])}  # fmt: skip
+            if self.class_id[i] >= 0:
+                p["class_id"] = int(self.class_id[i])
+            if self.detection_id[i] is not None:
+                p["detection_id"] = self.detection_id[i]
+            poly = self._polygons[i]
+            if poly is not None:
+                p["points"] = [{"x": a, "y": b} for a, b in poly.tolist()]
+            if self._rles[i] is not None:
+                key, rle = self._rles[i]  # type: ignore[misc]
+                p[key] = rle
+            p.update(self._extras[i])
+            out.append(p)
+        result: dict[str, Any] = {"predictions": out}
+        if self.image_size is not None:
+            result["image"] = {"width": self.image_size[1], "height": self.image_size[0]}
+        result.update(self.meta)
+        return result
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "missing"
+    text = repr(v)
+    return text if len(text) <= 40 else f"a {type(v).__name__}"
+
+
+def _number(p: dict[str, Any], key: str, at: str) -> float:
+    v = p.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ResponseFormatError(f"{at}.{key} is {_kind(v)}, expected a number")
+    if not math.isfinite(v):
+        raise ResponseFormatError(f"{at}.{key} is {v!r}, expected a finite number")
+    return float(v)
+
+
+def _image_size(image: Any, at: str) -> tuple[int, int] | None:
+    if image is None:
+        return None
+    if not isinstance(image, dict):
+        raise ResponseFormatError(f"{at} is {_kind(image)}, expected an object with width and height")
+    w, h = image.get("width"), image.get("height")
+    for key, v in (("width", w), ("height", h)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 1:
+            raise ResponseFormatError(f"{at}.{key} is {_kind(v)}, expected a positive integer")
+    return int(h), int(w)  # type: ignore[arg-type]
+
+
+def _points(points: Any, at: str) -> NDArray[np.float64]:
+    """``[{"x": .., "y": ..}, ...]`` -> (K, 2) float64, fast when the input is clean."""
+    if not isinstance(points, list):
+        raise ResponseFormatError(f"{at} is {_kind(points)}, expected a list of {{x, y}} points")
+    try:
+        flat = [c for q in points for c in (q["x"], q["y"])]
+        if set(map(type, flat)) <= {int, float}:
+            arr = np.array(flat, dtype=np.float64).reshape(-1, 2)
+            if np.isfinite(arr).all() and (np.abs(arr) <= MAX_COORD).all():
+                return arr
+    except (TypeError, KeyError):
+        pass
+    # Slow path: find and name the first bad point.
+    for k, q in enumerate(points):
+        if not isinstance(q, dict):
+            raise ResponseFormatError(f"{at}[{k}] is {_kind(q)}, expected an object with x and y")
+        for key in ("x", "y"):
+            v = _number(q, key, f"{at}[{k}]")
+            if abs(v) > MAX_COORD:
+                raise ResponseFormatError(f"{at}[{k}].{key} is {v!r}, beyond the supported ±{MAX_COORD:.0f} px")
+    return np.array([[q["x"], q["y"]] for q in points], dtype=np.float64).reshape(-1, 2)
+
+
+def _rle(p: dict[str, Any], at: str) -> tuple[str, dict[str, Any]] | None:
+    for key in _RLE_KEYS:
+        rle = p.get(key)
+        if rle is not None:
+            try:
+                parse_rles([rle], name=f"{at}.{key}")
+            except RLEError as exc:
+                raise ResponseFormatError(str(exc).replace(f"{at}.{key}[0]", f"{at}.{key}")) from None
+            return key, rle
+    return None
+

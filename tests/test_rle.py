@@ -1,0 +1,143 @@
+"""COCO RLE: strings, encode and decode, checked against pycocotools itself."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pycocotools import mask as pcm
+
+import segmask as sm
+from segmask.rle import counts_to_strings, strings_to_counts
+from tests.strategies import dense_masks
+
+
+def pcc_encode(dense: np.ndarray) -> list[dict]:
+    """pycocotools' encode of an (N, H, W) stack (it wants (H, W, N) Fortran uint8)."""
+    return pcm.encode(np.asfortranarray(dense.transpose(1, 2, 0).astype(np.uint8)))
+
+
+@given(dense_masks())
+def test_encode_is_byte_identical_to_pycocotools(dense: np.ndarray) -> None:
+    ours = sm.encode(dense) if len(dense) else []
+    ref = pcc_encode(dense) if len(dense) else []
+    assert [r["counts"] for r in ours] == [r["counts"].decode() for r in ref]
+    assert all(r["size"] == list(dense.shape[1:]) for r in ours)
+
+
+@given(dense_masks())
+def test_decode_inverts_encode_and_reads_pycocotools_output(dense: np.ndarray) -> None:
+    if not len(dense):
+        return
+    np.testing.assert_array_equal(sm.decode(sm.encode(dense)), dense)
+    np.testing.assert_array_equal(sm.decode(pcc_encode(dense)), dense)  # bytes counts
+    # pycocotools reads ours once the str is bytes again
+    ref = pcm.decode([{"size": r["size"], "counts": r["counts"].encode()} for r in sm.encode(dense)])
+    np.testing.assert_array_equal(ref.transpose(2, 0, 1).astype(bool), dense)
+
+
+@given(dense_masks(max_n=3))
+def test_uncompressed_counts_are_accepted(dense: np.ndarray) -> None:
+    if not len(dense):
+        return
+    flat = dense.transpose(0, 2, 1).reshape(len(dense), -1)  # column-major pixels
+    rles = []
+    for f in flat:
+        change = np.flatnonzero(np.diff(np.concatenate([[0], f.astype(np.int8), [2]])))
+        runs = np.diff(np.concatenate([[0], change]))
+        rles.append({"size": list(dense.shape[1:]), "counts": runs.tolist()})
+    np.testing.assert_array_equal(sm.decode(rles), dense)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int8, np.int16, np.uint16, np.int32, np.int64, np.float32, np.float64])
+def test_encode_takes_any_dtype_and_order(order: str, dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    dense = rng.random((3, 17, 23)) < 0.4
+    arr = np.array(dense.astype(dtype), order=order)
+    assert sm.encode(arr) == sm.encode(dense)
+    assert sm.encode(arr[1]) == [sm.encode(dense)[1]]  # (H, W) gives a list of one
+    np.testing.assert_array_equal(sm.decode(sm.encode(arr)), dense)
+
+
+def test_rle_dicts_serialize_with_json() -> None:
+    rles = sm.encode(np.eye(5, dtype=bool))
+    assert json.loads(json.dumps(rles)) == rles
+    assert isinstance(rles[0]["counts"], str)
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=40))
+def test_counts_string_codec_matches_pycocotools(runs: list[int]) -> None:
+    """Every count, including deltas far from 0 and values near 2**32."""
+    h = sum(runs)
+    if h == 0 or h >= 2**32:
+        return
+    ref = pcm.frPyObjects({"size": [h, 1], "counts": runs}, h, 1)["counts"].decode()
+    counts = np.array(runs, dtype=np.int64)
+    assert counts_to_strings(counts, np.array([0, len(runs)])) == [ref]
+    back, offsets = strings_to_counts([ref.encode()])
+    assert back.tolist() == runs and offsets.tolist() == [0, len(runs)]
+
+
+def test_many_strings_decode_at_once() -> None:
+    rng = np.random.default_rng(3)
+    dense = rng.random((40, 30, 20)) < 0.5
+    dense[5] = False
+    dense[6] = True
+    np.testing.assert_array_equal(sm.decode(sm.encode(dense)), dense)
+
+
+@pytest.mark.parametrize(
+    ("rle", "message"),
+    [
+        ({"size": [4, 4], "counts": "4"}, "counts sum to 4 but size 4x4 needs 16"),
+        ({"size": [4, 4], "counts": [3, 20]}, "counts sum to 23"),
+        ({"size": [4, 4], "counts": "0~"}, "has '~' at position 1"),
+        ({"size": [4, 4], "counts": "0P"}, "cut off inside a value"),
+        ({"size": [4, 4], "counts": "0H"}, "not a valid run length"),  # decodes to a negative run
+        ({"size": [4, 4], "counts": [16, -1, 1]}, "counts[1] = -1"),
+        ({"size": [4, 4], "counts": [1.5, 14.5]}, "flat list of ints"),
+        ({"size": [4], "counts": "<"}, "size must be [height, width]"),
+        ({"size": [0, 4], "counts": ""}, "size must be [height, width]"),
+        ({"size": [4, 4]}, "must be a dict with 'size' and 'counts'"),
+        ({"size": [4, 4], "counts": None}, "counts must be a str, bytes or a list"),
+        ({"size": [4, 4], "counts": "é"}, "not ASCII"),
+        ({"size": [4, 4], "counts": "o" * 13 + "0"}, "too large"),
+    ],
+)
+def test_malformed_rles_are_rejected_clearly(rle: dict, message: str) -> None:
+    with pytest.raises(sm.RLEError, match=r"rles\[1\]") as info:
+        sm.decode([sm.encode(np.ones((4, 4), bool))[0], rle])
+    assert message in str(info.value)
+
+
+def test_mixed_sizes_are_rejected() -> None:
+    a = sm.encode(np.ones((4, 4), bool))[0]
+    b = sm.encode(np.ones((4, 5), bool))[0]
+    with pytest.raises(sm.RLEError, match=r"rles\[1\] has size \[4, 5\] but rles\[0\] has \[4, 4\]"):
+        sm.decode([a, b])
+
+
+def test_a_single_dict_is_not_a_list() -> None:
+    with pytest.raises(sm.RLEError, match="pass \\[rle\\]"):
+        sm.decode({"size": [1, 1], "counts": "01"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.full((2, 2), 0.5), "value 0.5 at row 0, column 0"),
+        (np.array([[0, 2]]), "value 2 at row 0, column 1"),
+        (np.array([[0, np.nan]]), "value nan at row 0, column 1"),
+        (np.zeros((2, 2, 2, 2)), "shape (H, W) or (N, H, W)"),
+        (np.zeros((1, 0, 3)), "shape (H, W) or (N, H, W)"),
+        (np.array([["a"]]), "dtype <U1"),
+    ],
+)
+def test_bad_dense_masks_are_rejected_clearly(array: np.ndarray, message: str) -> None:
+    with pytest.raises(sm.MaskError) as info:
+        sm.encode(array)
+    assert message in str(info.value)
