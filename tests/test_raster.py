@@ -70,7 +70,7 @@ def test_contour_rule_is_fillpoly_on_the_full_image(case: tuple[list[np.ndarray]
     polygons, (h, w) = case
     masks = sm.rasterize(polygons, (h, w), rule="contour")
     ref = np.zeros((len(polygons), h, w), np.uint8)
-    for canvas, p in zip(ref, polygons):
+    for canvas, p in zip(ref, polygons, strict=True):
         cv2.fillPoly(canvas, [np.floor(p + 0.5).astype(np.int32)], 1)
     np.testing.assert_array_equal(masks.to_dense(), ref.astype(bool))
     rle = pcm.encode(np.asfortranarray(ref.transpose(1, 2, 0)))

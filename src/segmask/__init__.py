@@ -3,7 +3,7 @@
 >>> import segmask as sm
 >>> masks = sm.rasterize([[[1, 1], [3, 1], [3, 3], [1, 3]]], image_size=(5, 5))
 >>> masks.area.tolist(), masks.to_rle()
-([9], [{'size': [5, 5], 'counts': '6303030;'}])
+([9], [{'size': [5, 5], 'counts': '6320004'}])
 """
 
 from ._polygons import polygon_area

@@ -38,14 +38,11 @@ def as_polygon_batch(
     if isinstance(polygons, np.ndarray):
         if polygons.ndim != 3 or polygons.shape[-1] != 2:
             raise PolygonError(
-                f"{name} as an array must be (N, K, 2), got shape {polygons.shape}; "
-                "for one polygon pass [polygon]"
+                f"{name} as an array must be (N, K, 2), got shape {polygons.shape}; for one polygon pass [polygon]"
             )
         items: Sequence[Any] = list(polygons)
     elif isinstance(polygons, str | bytes | dict) or not isinstance(polygons, Sequence):
-        raise PolygonError(
-            f"{name} must be a sequence of polygons, got {type(polygons).__name__}"
-        )
+        raise PolygonError(f"{name} must be a sequence of polygons, got {type(polygons).__name__}")
     else:
         items = polygons
     arrays = [_one_polygon(p, f"{name}[{i}]") for i, p in enumerate(items)]
@@ -66,9 +63,7 @@ def _one_polygon(poly: Any, where: str) -> NDArray[np.float64]:
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim == 1:
         if arr.size % 2:
-            raise PolygonError(
-                f"{where} is a flat list of {arr.size} numbers; it needs x, y pairs (an even count)"
-            )
+            raise PolygonError(f"{where} is a flat list of {arr.size} numbers; it needs x, y pairs (an even count)")
         arr = arr.reshape(-1, 2)
     elif arr.ndim != 2 or arr.shape[1] != 2:
         raise PolygonError(f"{where} must have shape (K, 2), got {arr.shape}")
@@ -82,8 +77,7 @@ def _one_polygon(poly: Any, where: str) -> NDArray[np.float64]:
     if far.any():
         k, axis = np.argwhere(far)[0]
         raise PolygonError(
-            f"{where} point {k} has {'xy'[axis]} = {arr[k, axis]:.6g}, beyond the supported "
-            f"±{MAX_COORD:.0f} px"
+            f"{where} point {k} has {'xy'[axis]} = {arr[k, axis]:.6g}, beyond the supported ±{MAX_COORD:.0f} px"
         )
     return arr
 

@@ -29,7 +29,8 @@ def local_index(offsets: NDArray[np.int64]) -> NDArray[np.int64]:
     """For each flat element, its position inside its own item."""
     lengths = np.diff(offsets)
     total = int(offsets[-1]) - int(offsets[0])
-    return np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], lengths)
+    out: NDArray[np.int64] = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], lengths)
+    return out
 
 
 def concat_ranges(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.int64]:

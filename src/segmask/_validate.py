@@ -10,18 +10,12 @@ from .errors import InputError
 
 def image_size(value: object, name: str = "image_size") -> tuple[int, int]:
     """Return ``(height, width)`` as Python ints, or raise :class:`InputError`."""
-    if (
-        not isinstance(value, Sequence | tuple)
-        or isinstance(value, str | bytes)
-        or len(value) != 2
-    ):
+    if not isinstance(value, Sequence | tuple) or isinstance(value, str | bytes) or len(value) != 2:
         raise InputError(f"{name} must be (height, width), got {value!r}")
     out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise InputError(
-                f"{name} must be two positive integers (height, width), got {value!r}"
-            )
+            raise InputError(f"{name} must be two positive integers (height, width), got {value!r}")
         out.append(int(v))
     return out[0], out[1]
 

@@ -21,7 +21,7 @@ from ._overlay import overlay
 from .errors import SegmaskError
 from .ops import iou
 from .predictions import Predictions
-from .raster import RULES
+from .raster import RULES, Rule
 
 __all__ = ["main"]
 
@@ -37,12 +37,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def demo(out: Path, rule: str) -> int:
+def demo(out: Path, rule: Rule) -> int:
     """Parse the bundled response, rasterize it, print a table and IoUs, write RLE JSON and an overlay."""
     data = resources.files("segmask") / "data"
     response = data / "sample_response.json"
     preds = Predictions.from_response(response.read_bytes())
-    masks = preds.masks(rule=rule)  # type: ignore[arg-type]
+    masks = preds.masks(rule=rule)
     h, w = masks.image_size
     print(f"segmask demo: the bundled sample response, {len(preds)} predictions on a {w}x{h} image, rule={rule!r}")
     print()
@@ -63,14 +63,19 @@ def demo(out: Path, rule: str) -> int:
     else:
         print("No instances overlap.")
     out.mkdir(parents=True, exist_ok=True)
+    columns = (preds.class_name, preds.confidence, masks.area, masks.boxes.tolist(), masks.to_rle())
     records = [
         {"class": str(c), "confidence": float(s), "area": int(a), "bbox": b, "segmentation": r}
-        for c, s, a, b, r in zip(preds.class_name, preds.confidence, masks.area, masks.boxes.tolist(), masks.to_rle())
+        for c, s, a, b, r in zip(*columns, strict=True)
     ]
     _atomic_write(out / "masks.json", json.dumps(records, indent=1).encode())
-    image = cv2.imread(str(data / "sample.png"), cv2.IMREAD_COLOR)
-    labels = [f"{c} {s:.2f}" for c, s in zip(preds.class_name, preds.confidence)]
-    ok, png = cv2.imencode(".png", overlay(image, masks, preds.class_id.tolist(), labels))
+    image: np.ndarray | None = cv2.imdecode(
+        np.frombuffer((data / "sample.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR
+    )
+    if image is None:
+        raise SegmaskError("the bundled sample.png could not be read: the installation is damaged")
+    labels = [f"{c} {s:.2f}" for c, s in zip(preds.class_name, preds.confidence, strict=True)]
+    _, png = cv2.imencode(".png", overlay(image, masks, preds.class_id.tolist(), labels))
     _atomic_write(out / "overlay.png", png.tobytes())
     print()
     print(f"Wrote {out / 'masks.json'} ({len(records)} COCO RLE masks) and {out / 'overlay.png'}")

@@ -56,7 +56,7 @@ class Masks:
     >>> masks.boxes.tolist()
     [[1.0, 1.0, 3.0, 2.0], [4.0, 0.0, 1.0, 1.0]]
     >>> masks.to_rle()[0]
-    {'size': [4, 5], 'counts': '52224='}
+    {'size': [4, 5], 'counts': '5220003'}
     """
 
     image_size: tuple[int, int]
@@ -69,9 +69,7 @@ class Masks:
     _runs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
 
     @classmethod
-    def _from_counts(
-        cls, image_size: tuple[int, int], counts: NDArray[np.int64], offsets: NDArray[np.int64]
-    ) -> Masks:
+    def _from_counts(cls, image_size: tuple[int, int], counts: NDArray[np.int64], offsets: NDArray[np.int64]) -> Masks:
         data, crop_offsets, boxes = counts_to_crops(counts, offsets, image_size)
         return cls._from_crops(image_size, data, crop_offsets, boxes, (counts, offsets))
 
@@ -128,17 +126,17 @@ class Masks:
                     f"mask {i} has value {a[i, y, x].item()!r} at row {y}, column {x}; masks must be 0/1 "
                     "or bool (threshold probabilities first, e.g. probs > 0.5)"
                 )
-            a = a != 0
-        n, h, w = a.shape
-        rows = a.any(axis=2)
-        cols = a.any(axis=1)
-        full = rows.any(axis=1)
+        dense: NDArray[np.bool_] = a if a.dtype == bool else a != 0
+        _, h, w = dense.shape
+        rows = np.any(dense, axis=2)
+        cols = np.any(dense, axis=1)
+        full = np.any(rows, axis=1)
         y0 = rows.argmax(axis=1)
         y1 = h - rows[:, ::-1].argmax(axis=1)
         x0 = cols.argmax(axis=1)
         x1 = w - cols[:, ::-1].argmax(axis=1)
         boxes = np.where(full[:, None], np.stack([x0, y0, x1 - x0, y1 - y0], axis=1), 0).astype(np.int64)
-        parts = [a[i, y0[i] : y1[i], x0[i] : x1[i]].T.ravel() for i in np.flatnonzero(full).tolist()]
+        parts = [dense[i, y0[i] : y1[i], x0[i] : x1[i]].T.ravel() for i in np.flatnonzero(full).tolist()]
         data = np.concatenate(parts) if parts else np.zeros(0, bool)
         return cls._from_crops((h, w), data, offsets_from_lengths(boxes[:, 2] * boxes[:, 3]), boxes)
 
@@ -288,7 +286,7 @@ def encode(array: ArrayLike) -> list[RLE]:
     --------
     >>> import numpy as np
     >>> encode(np.eye(3, dtype=bool))
-    [{'size': [3, 3], 'counts': '0131310'}]
+    [{'size': [3, 3], 'counts': '013000'}]
     """
     return Masks.from_dense(array).to_rle()
 
@@ -303,7 +301,7 @@ def decode(rles: Sequence[RLE]) -> NDArray[np.bool_]:
 
     Examples
     --------
-    >>> decode([{"size": [2, 3], "counts": "1212"}]).astype(int)
+    >>> decode([{"size": [2, 3], "counts": "121O0"}]).astype(int)
     array([[[0, 1, 1],
             [1, 0, 0]]])
     """

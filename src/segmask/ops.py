@@ -96,13 +96,11 @@ def _intersections(
         ii.tolist(), jj.tolist(),
         (y0 - ay).tolist(), (y1 - ay).tolist(), (x0 - ax).tolist(), (x1 - ax).tolist(),
         (y0 - by).tolist(), (y1 - by).tolist(), (x0 - bx).tolist(), (x1 - bx).tolist(),
+        strict=True,
     )  # fmt: skip
     count = np.count_nonzero
     return np.fromiter(
-        (
-            count(ca[i][r0:r1, c0:c1] & cb[j][s0:s1, d0:d1])
-            for i, j, r0, r1, c0, c1, s0, s1, d0, d1 in rows
-        ),
+        (count(ca[i][r0:r1, c0:c1] & cb[j][s0:s1, d0:d1]) for i, j, r0, r1, c0, c1, s0, s1, d0, d1 in rows),
         dtype=np.float64,
         count=len(ii),
     )

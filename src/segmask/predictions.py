@@ -107,7 +107,7 @@ class Predictions:
             ``predictions[3].points[7].x is 'abc', expected a number``.
         """
         where = ""
-        if isinstance(obj, os.PathLike) or (isinstance(obj, str) and not obj.lstrip()[:1] in ("{", "[")):
+        if isinstance(obj, os.PathLike) or (isinstance(obj, str) and obj.lstrip()[:1] not in ("{", "[")):
             where = f"{os.fspath(obj)}: "
             obj = Path(obj).read_bytes()
         if isinstance(obj, str | bytes | bytearray):
@@ -127,12 +127,10 @@ class Predictions:
     @classmethod
     def _parse(cls, obj: Any, root: str) -> Predictions:
         if not isinstance(obj, dict):
-            raise ResponseFormatError(f"{root or 'response'} must be a JSON object, got {_kind(obj)}")
+            raise ResponseFormatError(f"{root.rstrip('.') or 'response'} must be a JSON object, got {_kind(obj)}")
         preds = obj.get("predictions")
         if not isinstance(preds, list):
-            raise ResponseFormatError(
-                f"{root}predictions is {_kind(preds)}, expected a list of predictions"
-            )
+            raise ResponseFormatError(f"{root}predictions is {_kind(preds)}, expected a list of predictions")
         image_size = _image_size(obj.get("image"), f"{root}image")
         meta = {k: v for k, v in obj.items() if k not in ("predictions", "image")}
         if "image" in obj and image_size is None and obj["image"] is not None:
@@ -156,7 +154,7 @@ class Predictions:
                 raise ResponseFormatError(f"{at} has a negative width or height")
             conf[i] = _number(p, "confidence", at)
             if not 0.0 <= conf[i] <= 1.0:
-                raise ResponseFormatError(f"{at}.confidence is {conf[i]!r}, expected a value in [0, 1]")
+                raise ResponseFormatError(f"{at}.confidence is {p['confidence']!r}, expected a value in [0, 1]")
             name = p.get("class")
             if not isinstance(name, str):
                 raise ResponseFormatError(f"{at}.class is {_kind(name)}, expected a string")
@@ -212,7 +210,7 @@ class Predictions:
     def has_mask(self) -> NDArray[np.bool_]:
         """(N,) bool: the prediction has a polygon of 3 or more points, or an RLE."""
         return np.array(
-            [r is not None or (p is not None and len(p) >= 3) for p, r in zip(self._polygons, self._rles)],
+            [r is not None or (p is not None and len(p) >= 3) for p, r in zip(self._polygons, self._rles, strict=True)],
             dtype=bool,
         )
 
@@ -358,4 +356,3 @@ def _rle(p: dict[str, Any], at: str) -> tuple[str, dict[str, Any]] | None:
                 raise ResponseFormatError(str(exc).replace(f"{at}.{key}[0]", f"{at}.{key}")) from None
             return key, rle
     return None
-

@@ -100,9 +100,7 @@ def rasterize(
     return Masks._from_counts(size, *coco_counts(coords, offsets, size))
 
 
-def contour_crops(
-    coords: NDArray[np.float64], offsets: NDArray[np.int64], size: tuple[int, int]
-) -> Crops:
+def contour_crops(coords: NDArray[np.float64], offsets: NDArray[np.int64], size: tuple[int, int]) -> Crops:
     """Fill checked polygons with ``cv2.fillPoly`` into crops, one call each."""
     h, w = size
     n = len(offsets) - 1
@@ -258,4 +256,5 @@ def _steep_rows(
     u = np.trunc(xs[:, None] + s[:, None] * cand + 0.5)
     past = np.where(up[:, None], u >= (m + 1)[:, None], u <= m[:, None])
     t = np.where(past, cand, np.iinfo(np.int64).max).min(axis=1)
-    return ys + t - 1
+    rows: NDArray[np.int64] = ys + t - 1
+    return rows

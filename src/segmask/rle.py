@@ -81,7 +81,7 @@ def counts_to_strings(counts: NDArray[np.int64], offsets: NDArray[np.int64]) -> 
     chars += 48
     text = chars.astype(np.uint8).tobytes()
     ends = group_offsets[offsets]
-    return [text[a:b].decode("ascii") for a, b in zip(ends[:-1].tolist(), ends[1:].tolist())]
+    return [text[a:b].decode("ascii") for a, b in zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)]
 
 
 def strings_to_counts(

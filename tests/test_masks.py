@@ -1,0 +1,101 @@
+"""Masks: areas, boxes, indexing and memory, against pycocotools and dense numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from pycocotools import mask as pcm
+
+import segmask as sm
+from tests.strategies import dense_masks
+
+
+@given(dense_masks())
+def test_area_and_boxes_equal_pycocotools(dense: np.ndarray) -> None:
+    masks = sm.Masks.from_dense(dense) if len(dense) else sm.Masks.empty(dense.shape[1:])
+    assert masks.area.dtype == np.int64 and masks.boxes.dtype == np.float64
+    if not len(dense):
+        return
+    ref = pcm.encode(np.asfortranarray(dense.transpose(1, 2, 0).astype(np.uint8)))
+    np.testing.assert_array_equal(masks.area, pcm.area(ref).astype(np.int64))
+    np.testing.assert_array_equal(masks.boxes, pcm.toBbox(ref))
+    np.testing.assert_array_equal(masks.to_dense(), dense)
+    assert sm.Masks.from_rle(masks.to_rle()).to_rle() == masks.to_rle()
+
+
+def test_area_is_int64_past_uint32() -> None:
+    """pycocotools gives uint32 areas; a 70000 x 70000 full mask has 4.9e9 pixels."""
+    # Runs are uint32, so a longer run is split by an empty one.
+    rle = {"size": [70000, 70000], "counts": [0, 2**32 - 1, 0, 70000 * 70000 - (2**32 - 1)]}
+    masks = sm.Masks.from_rle([rle])
+    assert masks.area.tolist() == [70000 * 70000]
+    assert masks.area.dtype == np.int64
+
+
+def test_crops_cost_the_instances_not_the_image() -> None:
+    polygons = [np.array([[x, 100], [x + 50, 100], [x + 50, 150], [x, 150]], float) for x in range(0, 1800, 100)]
+    masks = sm.rasterize(polygons, (1080, 1920))
+    dense_bytes = len(polygons) * 1080 * 1920
+    assert masks.nbytes < dense_bytes / 400
+    assert masks.area.tolist() == [51 * 51] * len(polygons)
+
+
+def test_crop_is_a_view_with_its_corner() -> None:
+    dense = np.zeros((1, 6, 7), bool)
+    dense[0, 2:4, 3:6] = True
+    dense[0, 3, 3] = False
+    pixels, (x, y) = sm.Masks.from_dense(dense).crop(0)
+    assert (x, y) == (3, 2)
+    np.testing.assert_array_equal(pixels, dense[0, 2:4, 3:6])
+    with pytest.raises(ValueError, match="read-only"):
+        pixels[0, 0] = False
+
+
+@pytest.mark.parametrize(
+    "idx",
+    [0, -1, 3, slice(1, 4), slice(None, None, -2), [4, 0, 0], np.array([2, 1]), np.arange(5) % 2 == 0, []],
+)
+def test_indexing_matches_dense_indexing(idx: object) -> None:
+    rng = np.random.default_rng(1)
+    dense = rng.random((5, 9, 11)) < 0.3
+    dense[2] = False
+    masks = sm.Masks.from_dense(dense)
+    picked = masks[idx]  # type: ignore[index]
+    expected = dense[np.atleast_1d(np.arange(5)[idx])] if not isinstance(idx, list) else dense[np.array(idx, int)]
+    assert isinstance(picked, sm.Masks)
+    np.testing.assert_array_equal(picked.to_dense(), expected)
+    np.testing.assert_array_equal(picked.area, expected.sum(axis=(1, 2)))
+
+
+@pytest.mark.parametrize("idx", [5, -6, [0, 7], np.array([True, False]), 1.5, "a"])
+def test_bad_indexes(idx: object) -> None:
+    masks = sm.Masks.from_dense(np.zeros((5, 3, 3), bool))
+    with pytest.raises(IndexError):
+        masks[idx]  # type: ignore[index]
+
+
+def test_masks_are_immutable() -> None:
+    masks = sm.Masks.from_dense(np.ones((2, 3, 3), bool))
+    with pytest.raises(ValueError, match="read-only"):
+        masks.area[0] = 5
+    with pytest.raises(AttributeError):
+        masks.image_size = (4, 4)  # type: ignore[misc]
+
+
+def test_concatenate_and_empty() -> None:
+    a = sm.Masks.from_dense(np.eye(4, dtype=bool)[None])
+    b = sm.Masks.empty((4, 4), 2)
+    both = sm.Masks.concatenate([a, b, a])
+    assert both.area.tolist() == [4, 0, 0, 4]
+    with pytest.raises(sm.MaskError, match=r"parts\[1\] has image size \(5, 4\)"):
+        sm.Masks.concatenate([a, sm.Masks.empty((5, 4))])
+    with pytest.raises(sm.MaskError, match="an empty list of RLEs has no image size"):
+        sm.Masks.from_rle([])
+    assert len(sm.Masks.from_rle([], image_size=(3, 3))) == 0
+    with pytest.raises(sm.MaskError, match=r"the RLEs have size \[4, 4\]"):
+        sm.Masks.from_rle(a.to_rle(), image_size=(5, 5))
+
+
+def test_repr_says_what_it_holds() -> None:
+    assert repr(sm.Masks.from_dense(np.eye(3, dtype=bool))) == "Masks(n=1, image_size=(3, 3), pixels=3)"

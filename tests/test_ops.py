@@ -1,0 +1,87 @@
+"""IoU and box IoU against pycocotools, iscrowd included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pycocotools import mask as pcm
+
+import segmask as sm
+from tests.strategies import polygons_and_size
+
+
+def pcc(masks: sm.Masks) -> list[dict]:
+    return [{"size": r["size"], "counts": r["counts"].encode()} for r in masks.to_rle()]
+
+
+@given(polygons_and_size(max_n=8), polygons_and_size(max_n=8), st.data())
+def test_iou_equals_pycocotools(case_a: tuple, case_b: tuple, data: st.DataObject) -> None:
+    size = case_a[1]
+    a = sm.rasterize(case_a[0], size, rule=data.draw(st.sampled_from(sm.RULES)))
+    b = sm.rasterize(case_b[0], size, rule="coco")
+    crowd = np.array(data.draw(st.lists(st.booleans(), min_size=len(b), max_size=len(b))))
+    ours = sm.iou(a, b, iscrowd=crowd)
+    ref = pcm.iou(pcc(a), pcc(b), crowd.astype(np.uint8).tolist())
+    assert ours.shape == (len(a), len(b)) and ours.dtype == np.float64
+    np.testing.assert_array_equal(ours, np.asarray(ref).reshape(len(a), len(b)))
+    # every input form gives the same numbers
+    np.testing.assert_array_equal(sm.iou(a.to_rle(), pcc(b), crowd), ours)
+    np.testing.assert_array_equal(sm.iou(a.to_dense(), b.to_dense(), crowd), ours)
+
+
+def test_iou_on_overlapping_shapes_is_exact() -> None:
+    dense = np.zeros((3, 10, 10), bool)
+    dense[0, 0:4, 0:5] = True  # 20 px
+    dense[1, 2:6, 3:8] = True  # 20 px, 4 shared with 0
+    dense[2, 8:, 8:] = True  # apart
+    out = sm.iou(dense, dense, iscrowd=[False, True, False])
+    assert out[0, 1] == 4 / 20  # b = mask 1 is a crowd: |a & b| / |a|
+    assert out[1, 0] == 4 / 36  # b = mask 0 is not: |a & b| / |a | b|
+    assert out[0, 2] == 0.0 and np.diag(out).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_iou_shapes_for_empty_sets() -> None:
+    m = sm.Masks.from_dense(np.ones((2, 3, 3), bool))
+    assert sm.iou(m, []).shape == (2, 0)
+    assert sm.iou([], m).shape == (0, 2)
+    assert sm.iou(sm.Masks.empty((3, 3)), sm.Masks.empty((3, 3))).shape == (0, 0)
+    assert sm.iou(m, sm.Masks.empty((3, 3), 2)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_iou_rejects_mixed_sizes_and_bad_iscrowd() -> None:
+    a = sm.Masks.from_dense(np.ones((1, 3, 3), bool))
+    b = sm.Masks.from_dense(np.ones((1, 3, 4), bool))
+    with pytest.raises(sm.MaskError, match=r"a has image size \(3, 3\) but b has \(3, 4\)"):
+        sm.iou(a, b)
+    with pytest.raises(sm.InputError, match=r"iscrowd must be 1 bools"):
+        sm.iou(a, a, iscrowd=[True, False])
+    with pytest.raises(sm.MaskError, match="a must be Masks"):
+        sm.iou("masks", a)  # type: ignore[arg-type]
+
+
+boxes = st.lists(
+    st.tuples(*[st.floats(0, 50, allow_nan=False) for _ in range(2)], *[st.floats(0, 30) for _ in range(2)]),
+    max_size=12,
+)
+
+
+@given(boxes, boxes, st.data())
+def test_box_iou_equals_pycocotools(a: list, b: list, data: st.DataObject) -> None:
+    crowd = data.draw(st.lists(st.booleans(), min_size=len(b), max_size=len(b)))
+    ours = sm.box_iou(a, b, iscrowd=crowd)
+    assert ours.shape == (len(a), len(b))
+    if a and b:
+        ref = pcm.iou(np.array(a, float), np.array(b, float), np.array(crowd, np.uint8))
+        np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize(
+    ("boxes", "message"),
+    [([[0, 0, 1]], "must be (N, 4)"), ([[0, 0, -1, 2]], "negative width"), ([[0, np.nan, 1, 1]], "not finite")],
+)
+def test_box_iou_bad_boxes(boxes: list, message: str) -> None:
+    with pytest.raises(sm.InputError) as info:
+        sm.box_iou(boxes, [[0, 0, 1, 1]])
+    assert message in str(info.value)
