@@ -21,7 +21,12 @@ def test_area_and_boxes_equal_pycocotools(dense: np.ndarray) -> None:
     np.testing.assert_array_equal(masks.area, pcm.area(ref).astype(np.int64))
     np.testing.assert_array_equal(masks.boxes, pcm.toBbox(ref))
     np.testing.assert_array_equal(masks.to_dense(), dense)
-    assert sm.Masks.from_rle(masks.to_rle()).to_rle() == masks.to_rle()
+    # the same from runs (RLE input) as from crops (dense input)
+    via_runs = sm.Masks.from_rle(masks.to_rle())
+    np.testing.assert_array_equal(via_runs.area, pcm.area(ref).astype(np.int64))
+    np.testing.assert_array_equal(via_runs.boxes, pcm.toBbox(ref))
+    np.testing.assert_array_equal(via_runs.to_dense(), dense)
+    assert via_runs.to_rle() == masks.to_rle()
 
 
 def test_area_is_int64_past_uint32() -> None:

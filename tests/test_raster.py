@@ -28,6 +28,8 @@ def test_coco_rule_is_bit_identical_to_pycocotools(case: tuple[list[np.ndarray],
     assert [r["counts"] for r in masks.to_rle()] == [r["counts"].decode() for r in ref]
     np.testing.assert_array_equal(masks.area, pcm.area(ref).astype(np.int64))
     np.testing.assert_array_equal(masks.boxes, pcm.toBbox(ref))
+    # pixels, through segmask's own decoder
+    np.testing.assert_array_equal(masks.to_dense(), pcm.decode(ref).transpose(2, 0, 1).astype(bool))
 
 
 @given(polygons_and_size())

@@ -1,31 +1,52 @@
-"""``Masks``: N binary masks of one image, held as crops of their boxes.
+"""``Masks``: N binary masks of one image, never stored at image size.
 
-Memory grows with the instances' pixels, never with the image: mask ``i`` is
-kept as the pixels of its tight bounding box (one bool per pixel, column-major
-like COCO's runs), all crops in one flat array with offsets. A 1920x1080 image
-with 100 instances of 200x200 px costs 4 MB here, 207 MB as a dense
-``(N, H, W)`` bool stack. Dense arrays appear only when asked for
-(:meth:`Masks.to_dense`).
+A mask set holds each mask in the form it was made in, and derives the others
+only when asked, once:
+
+* **strings**: COCO compressed counts (from pycocotools' polygon rule or RLE
+  input): to_rle costs nothing;
+* **runs**: the column-major run lengths (one int64 per run): area and
+  boxes are one pass over the runs;
+* **crops**: the pixels of each mask's tight box (one bool per pixel,
+  column-major like the runs), all crops in one flat array with offsets
+  (from OpenCV's fill or dense input): IoU works on these.
+
+Memory grows with the instances' boundaries (runs) or pixels (crops), never
+with the image: on a 1920x1080 image, 100 instances of 200x200 px cost 4 MB
+as crops and about 0.2 MB as runs, and 207 MB as a dense ``(N, H, W)`` bool
+stack, which appears only when asked for (:meth:`Masks.to_dense`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from pycocotools import _mask as _pycocotools_mask
 
 from . import _validate
-from ._ragged import local_index, offsets_from_lengths, segment_sum
+from ._ragged import concat_ranges, offsets_from_lengths, segment_sum
 from .errors import MaskError
-from .rle import counts_to_crops, counts_to_strings, crops_to_counts, parse_rles
+from .rle import (
+    counts_to_crops,
+    counts_to_strings,
+    crops_to_counts,
+    parse_rles,
+    runs_area,
+    runs_boxes,
+    strings_to_counts,
+)
 
 __all__ = ["RLE", "Masks", "decode", "encode"]
 
 #: A COCO RLE as segmask writes it: ``{"size": [h, w], "counts": str}``.
 RLE = dict[str, Any]
+
+Runs = tuple[NDArray[np.int64], NDArray[np.int64]]
+Crops = tuple[NDArray[np.bool_], NDArray[np.int64]]
 
 
 def _readonly(a: NDArray[Any]) -> NDArray[Any]:
@@ -35,7 +56,7 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Masks:
-    """N binary masks of one ``(height, width)`` image, stored as crops.
+    """N binary masks of one ``(height, width)`` image.
 
     Build one with :func:`segmask.rasterize`, :meth:`from_dense` or
     :meth:`from_rle`; the constructor's fields are internal.
@@ -60,47 +81,102 @@ class Masks:
     """
 
     image_size: tuple[int, int]
-    _data: NDArray[np.bool_]
-    _offsets: NDArray[np.int64]
-    _boxes: NDArray[np.int64]
-    _area: NDArray[np.int64]
-    # The runs, when they were made first (coco rule, RLE input): saves to_rle
-    # a pass over the pixels.
-    _runs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
+    _n: int
+    # "strings": list[str]; "runs": Runs; "crops": Crops (with "boxes");
+    # "boxes": (N, 4) int64; "area": (N,) int64. Filled in lazily, never changed.
+    _forms: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def _from_counts(cls, image_size: tuple[int, int], counts: NDArray[np.int64], offsets: NDArray[np.int64]) -> Masks:
-        data, crop_offsets, boxes = counts_to_crops(counts, offsets, image_size)
-        return cls._from_crops(image_size, data, crop_offsets, boxes, (counts, offsets))
+    def _make(cls, image_size: tuple[int, int], n: int, **forms: Any) -> Masks:
+        for value in forms.values():
+            for a in value if isinstance(value, tuple) else (value,):
+                if isinstance(a, np.ndarray):
+                    _readonly(a)
+        return cls(image_size, n, dict(forms))
 
     @classmethod
     def _from_crops(
-        cls,
-        image_size: tuple[int, int],
-        data: NDArray[np.bool_],
-        offsets: NDArray[np.int64],
-        boxes: NDArray[np.int64],
-        runs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+        cls, image_size: tuple[int, int], data: NDArray[np.bool_], offsets: NDArray[np.int64], boxes: NDArray[np.int64]
     ) -> Masks:
-        if runs is not None:
-            area = segment_sum(np.where(local_index(runs[1]) % 2 == 1, runs[0], 0), runs[1])
-            runs = (_readonly(runs[0]), _readonly(runs[1]))
-        else:
-            area = segment_sum(data, offsets)
-        return cls(
-            image_size,
-            _readonly(np.asarray(data, dtype=bool)),
-            _readonly(np.asarray(offsets, dtype=np.int64)),
-            _readonly(np.asarray(boxes, dtype=np.int64).reshape(-1, 4)),
-            _readonly(area),
-            runs,
-        )
+        boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+        return cls._make(image_size, len(boxes), crops=(data, offsets), boxes=boxes)
+
+    @classmethod
+    def _from_runs(cls, image_size: tuple[int, int], counts: NDArray[np.int64], offsets: NDArray[np.int64]) -> Masks:
+        return cls._make(image_size, len(offsets) - 1, runs=(counts, offsets))
+
+    @classmethod
+    def _from_strings(cls, image_size: tuple[int, int], strings: list[str]) -> Masks:
+        """From compressed counts known to be valid (made by pycocotools or segmask)."""
+        return cls._make(image_size, len(strings), strings=strings, trusted=True)
 
     @classmethod
     def empty(cls, image_size: tuple[int, int], n: int = 0) -> Masks:
         """``n`` empty masks (area 0) of an image of ``image_size``."""
         size = _validate.image_size(image_size)
         return cls._from_crops(size, np.zeros(0, bool), np.zeros(n + 1, np.int64), np.zeros((n, 4), np.int64))
+
+    # --- the lazily derived forms -------------------------------------------------
+
+    def _runs(self) -> Runs:
+        runs: Runs | None = self._forms.get("runs")
+        if runs is None:
+            if "strings" in self._forms:
+                runs = strings_to_counts([s.encode("ascii") for s in self._forms["strings"]])
+            else:
+                data, offsets = self._crops()
+                runs = crops_to_counts(data, offsets, self._boxes(), self.image_size)
+            self._forms["runs"] = (_readonly(runs[0]), _readonly(runs[1]))
+        return runs
+
+    def _strings(self) -> list[str]:
+        strings: list[str] | None = self._forms.get("strings")
+        if strings is None:
+            strings = counts_to_strings(*self._runs())
+            self._forms["strings"] = strings
+        return strings
+
+    def _boxes(self) -> NDArray[np.int64]:
+        boxes: NDArray[np.int64] | None = self._forms.get("boxes")
+        if boxes is None:
+            if self._trusted_strings():
+                boxes = _pycocotools_mask.toBbox(self._pycocotools_rles()).astype(np.int64).reshape(-1, 4)
+            else:
+                boxes = runs_boxes(*self._runs(), self.image_size)
+            self._forms["boxes"] = boxes = _readonly(boxes)
+        return boxes
+
+    def _trusted_strings(self) -> bool:
+        """Strings made by pycocotools or segmask (never user input), not yet decoded.
+
+        For these, pycocotools' C ``area`` and ``toBbox`` are exact and much
+        faster than decoding the strings in numpy (images under 2**32 px,
+        where its uint32 areas cannot overflow).
+        """
+        h, w = self.image_size
+        return self._forms.get("trusted", False) and "runs" not in self._forms and h * w < 2**32
+
+    def _pycocotools_rles(self) -> list[dict[str, Any]]:
+        size = list(self.image_size)
+        return [{"size": size, "counts": s.encode("ascii")} for s in self._forms["strings"]]
+
+    def _crops(self) -> Crops:
+        crops: Crops | None = self._forms.get("crops")
+        if crops is None:
+            data, offsets = counts_to_crops(*self._runs(), self.image_size, self._boxes())
+            crops = (_readonly(data), _readonly(offsets))
+            self._forms["crops"] = crops
+        return crops
+
+    def _crop_views(self) -> list[NDArray[np.bool_]]:
+        """Every mask's ``(h, w)`` pixels, as views into the crops."""
+        data, offsets = self._crops()
+        boxes = self._boxes()
+        return [
+            data[a:b].reshape(w, h).T
+            for a, b, w, h in zip(offsets[:-1].tolist(), offsets[1:].tolist(), boxes[:, 2].tolist(),
+                                  boxes[:, 3].tolist(), strict=True)
+        ]  # fmt: skip
 
     # --- constructors -------------------------------------------------------------
 
@@ -147,37 +223,59 @@ class Masks:
         ``image_size`` is needed only for an empty list; otherwise it must
         match the RLEs' ``size``.
         """
-        size, counts, offsets = parse_rles(rles)
+        size, counts, offsets, strings = parse_rles(rles)
         if size is None:
             if image_size is None:
                 raise MaskError("an empty list of RLEs has no image size: pass image_size=(h, w)")
             return cls.empty(image_size)
         if image_size is not None and _validate.image_size(image_size) != size:
             raise MaskError(f"the RLEs have size {list(size)} but image_size is {tuple(image_size)}")
-        return cls._from_counts(size, counts, offsets)
+        if strings is not None:
+            return cls._make(size, len(strings), runs=(counts, offsets), strings=strings)
+        return cls._from_runs(size, counts, offsets)
 
     # --- what a mask set is -------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._boxes)
+        return self._n
 
     def __repr__(self) -> str:
-        return f"Masks(n={len(self)}, image_size={self.image_size}, pixels={int(self._area.sum())})"
+        return f"Masks(n={len(self)}, image_size={self.image_size}, pixels={int(self.area.sum())})"
 
     @property
     def area(self) -> NDArray[np.int64]:
         """(N,) int64: pixels in each mask."""
-        return self._area
+        area: NDArray[np.int64] | None = self._forms.get("area")
+        if area is None:
+            if self._trusted_strings():
+                # pycocotools 2.0.11 overflows in area() from 256 RLEs a call.
+                rles = self._pycocotools_rles()
+                chunks = [_pycocotools_mask.area(rles[i : i + 255]) for i in range(0, len(rles), 255)]
+                area = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
+            elif "runs" in self._forms or "crops" not in self._forms:
+                area = runs_area(*self._runs())
+            else:
+                area = segment_sum(*self._forms["crops"])
+            self._forms["area"] = area = _readonly(area)
+        return area
 
     @property
     def boxes(self) -> NDArray[np.float64]:
         """(N, 4) float64: COCO ``[x, y, w, h]`` of each mask's pixels (zeros when empty)."""
-        return self._boxes.astype(np.float64)
+        return self._boxes().astype(np.float64)
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by this mask set."""
-        return int(self._data.nbytes + self._offsets.nbytes + self._boxes.nbytes + self._area.nbytes)
+        """Bytes held now by this mask set's arrays and strings."""
+        total = 0
+        for value in self._forms.values():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, list):
+                total += sum(len(s) for s in value)
+            else:
+                total += sum(a.nbytes for a in (value if isinstance(value, tuple) else (value,)))
+        return total
 
     def crop(self, i: int) -> tuple[NDArray[np.bool_], tuple[int, int]]:
         """Mask ``i`` as ``(pixels, (x, y))``: its box's ``(h, w)`` bool pixels and their top-left corner.
@@ -188,36 +286,42 @@ class Masks:
         if not -n <= i < n:
             raise IndexError(f"mask index {i} is out of range for {n} masks")
         i %= n
-        x, y, w, h = (int(v) for v in self._boxes[i])
-        flat = self._data[self._offsets[i] : self._offsets[i + 1]]
-        return flat.reshape(w, h).T, (x, y)
+        data, offsets = self._crops()
+        x, y, w, h = (int(v) for v in self._boxes()[i])
+        return data[offsets[i] : offsets[i + 1]].reshape(w, h).T, (x, y)
 
     def to_dense(self) -> NDArray[np.bool_]:
         """(N, H, W) bool: every mask at full image size. This allocates N*H*W bytes."""
         h, w = self.image_size
         out = np.zeros((len(self), h, w), dtype=bool)
-        for i in np.flatnonzero(self._area).tolist():
-            pixels, (x, y) = self.crop(i)
+        boxes = self._boxes()
+        for i, pixels in enumerate(self._crop_views()):
+            x, y = int(boxes[i, 0]), int(boxes[i, 1])
             out[i, y : y + pixels.shape[0], x : x + pixels.shape[1]] = pixels
         return out
 
     def to_rle(self) -> list[RLE]:
         """COCO RLEs, byte-identical to pycocotools' ``encode`` but with ``str`` counts."""
-        if self._runs is not None:
-            counts, offsets = self._runs
-        else:
-            counts, offsets = crops_to_counts(self._data, self._offsets, self._boxes, self.image_size)
         size = list(self.image_size)
-        return [{"size": size.copy(), "counts": s} for s in counts_to_strings(counts, offsets)]
+        return [{"size": size.copy(), "counts": s} for s in self._strings()]
 
     def __getitem__(self, idx: int | slice | ArrayLike) -> Masks:
         """Select masks with an int, a slice, a bool mask or an int array; gives ``Masks``."""
         sel = _select(idx, len(self))
-        sizes = self._boxes[sel, 2] * self._boxes[sel, 3]
-        off = self._offsets
-        parts = [self._data[off[i] : off[i + 1]] for i in sel.tolist()]
-        data = np.concatenate(parts) if parts else np.zeros(0, bool)
-        return Masks._from_crops(self.image_size, data, offsets_from_lengths(sizes), self._boxes[sel])
+        picks = sel.tolist()
+        forms: dict[str, Any] = {}
+        for key, value in self._forms.items():
+            if key == "trusted":
+                forms[key] = value
+            elif key == "strings":
+                forms[key] = [value[i] for i in picks]
+            elif key in ("runs", "crops"):
+                flat, offsets = value
+                lengths = np.diff(offsets)[sel]
+                forms[key] = (flat[concat_ranges(offsets[:-1][sel], lengths)], offsets_from_lengths(lengths))
+            else:
+                forms[key] = value[sel]
+        return Masks._make(self.image_size, len(sel), **forms)
 
     @staticmethod
     def concatenate(parts: Sequence[Masks]) -> Masks:
@@ -228,8 +332,16 @@ class Masks:
         for i, p in enumerate(parts):
             if p.image_size != size:
                 raise MaskError(f"parts[{i}] has image size {p.image_size} but parts[0] has {size}")
-        boxes = np.concatenate([p._boxes for p in parts])
-        data = np.concatenate([p._data for p in parts])
+        n = sum(len(p) for p in parts)
+        if all("strings" in p._forms for p in parts):
+            trusted = all(p._forms.get("trusted", False) for p in parts)
+            return Masks._make(size, n, strings=[s for p in parts for s in p._forms["strings"]], trusted=trusted)
+        if all("runs" in p._forms for p in parts):
+            counts = np.concatenate([p._forms["runs"][0] for p in parts])
+            lengths = np.concatenate([np.diff(p._forms["runs"][1]) for p in parts])
+            return Masks._from_runs(size, counts, offsets_from_lengths(lengths))
+        boxes = np.concatenate([p._boxes() for p in parts])
+        data = np.concatenate([p._crops()[0] for p in parts])
         return Masks._from_crops(size, data, offsets_from_lengths(boxes[:, 2] * boxes[:, 3]), boxes)
 
 

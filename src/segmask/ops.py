@@ -59,7 +59,7 @@ def iou(
         return out
     if ma.image_size != mb.image_size:
         raise MaskError(f"a has image size {ma.image_size} but b has {mb.image_size}")
-    ba, bb = ma._boxes, mb._boxes
+    ba, bb = ma._boxes(), mb._boxes()
     # Overlap rectangle of every pair; only pairs with a positive one are counted.
     x0 = np.maximum(ba[:, None, 0], bb[None, :, 0])
     y0 = np.maximum(ba[:, None, 1], bb[None, :, 1])
@@ -69,8 +69,8 @@ def iou(
     if not ii.size:
         return out
     inter = _intersections(ma, mb, ii, jj, x0[ii, jj], y0[ii, jj], x1[ii, jj], y1[ii, jj])
-    area_a = ma._area[ii].astype(np.float64)
-    union = np.where(crowd[jj], area_a, area_a + mb._area[jj] - inter)
+    area_a = ma.area[ii].astype(np.float64)
+    union = np.where(crowd[jj], area_a, area_a + mb.area[jj] - inter)
     # pycocotools: a pair that does not intersect scores 0 (its union is taken as 1).
     union = np.where(inter > 0, union, 1.0)
     out[ii, jj] = inter / union
@@ -88,10 +88,9 @@ def _intersections(
     y1: NDArray[np.int64],
 ) -> NDArray[np.float64]:
     """Pixels in both masks for each candidate pair, on the overlap of their crops."""
-    ca = [ma.crop(i)[0] for i in range(len(ma))]
-    cb = [mb.crop(j)[0] for j in range(len(mb))]
-    ax, ay = ma._boxes[ii, 0], ma._boxes[ii, 1]
-    bx, by = mb._boxes[jj, 0], mb._boxes[jj, 1]
+    ca, cb = ma._crop_views(), mb._crop_views()
+    ax, ay = ma._boxes()[ii, 0], ma._boxes()[ii, 1]
+    bx, by = mb._boxes()[jj, 0], mb._boxes()[jj, 1]
     rows = zip(
         ii.tolist(), jj.tolist(),
         (y0 - ay).tolist(), (y1 - ay).tolist(), (x0 - ax).tolist(), (x1 - ax).tolist(),

@@ -36,7 +36,7 @@ from . import _validate
 from ._polygons import as_polygon_batch
 from ._ragged import concat_ranges, item_ids, local_index, offsets_from_lengths
 from .masks import Masks
-from .rle import strings_to_counts, toggles_to_counts
+from .rle import counts_to_strings, toggles_to_counts
 
 __all__ = ["RULES", "rasterize"]
 
@@ -97,7 +97,7 @@ def rasterize(
     coords, offsets = as_polygon_batch(polygons)
     if rule == "contour":
         return Masks._from_crops(size, *contour_crops(coords, offsets, size))
-    return Masks._from_counts(size, *coco_counts(coords, offsets, size))
+    return Masks._from_strings(size, coco_strings(coords, offsets, size))
 
 
 def contour_crops(coords: NDArray[np.float64], offsets: NDArray[np.int64], size: tuple[int, int]) -> Crops:
@@ -144,10 +144,8 @@ def _tighten(
     return canvas[r0:r1, c0:c1], (box[0] + c0, box[1] + r0, c1 - c0, r1 - r0)
 
 
-def coco_counts(
-    coords: NDArray[np.float64], offsets: NDArray[np.int64], size: tuple[int, int]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Runs of each polygon under pycocotools' rule.
+def coco_strings(coords: NDArray[np.float64], offsets: NDArray[np.int64], size: tuple[int, int]) -> list[str]:
+    """Compressed COCO counts of each polygon under pycocotools' rule.
 
     Polygons near the image go through pycocotools' own C ``rleFrPoly`` (its
     cost, 5 steps per pixel of perimeter, is then bounded by the image); the
@@ -157,26 +155,23 @@ def coco_counts(
     h, w = size
     n = len(offsets) - 1
     if not n:
-        return np.zeros(0, np.int64), np.zeros(1, np.int64)
+        return []
     lo = np.minimum.reduceat(coords, offsets[:-1])
     hi = np.maximum.reduceat(coords, offsets[:-1])
     near = np.all((lo >= (-w, -h)) & (hi <= (2 * w, 2 * h)), axis=1)
-    parts: list[NDArray[np.int64]] = [np.zeros(0, np.int64)] * n
-    idx = np.flatnonzero(near)
-    if idx.size:
-        flat = [coords[offsets[i] : offsets[i + 1]].ravel() for i in idx.tolist()]
-        rles = _pycocotools_mask.frPoly(flat, h, w)
-        counts, sub = strings_to_counts([r["counts"] for r in rles])
-        for j, i in enumerate(idx.tolist()):
-            parts[i] = counts[sub[j] : sub[j + 1]]
+    out: list[str] = [""] * n
+    idx = np.flatnonzero(near).tolist()
+    if idx:
+        flat = [coords[offsets[i] : offsets[i + 1]].ravel() for i in idx]
+        for i, rle in zip(idx, _pycocotools_mask.frPoly(flat, h, w), strict=True):
+            out[i] = rle["counts"].decode("ascii")
     far = np.flatnonzero(~near)
     if far.size:
-        sel = concat_ranges(offsets[far], np.diff(offsets)[far])
-        counts, sub = _coco_port(coords[sel], offsets_from_lengths(np.diff(offsets)[far]), size)
-        for j, i in enumerate(far.tolist()):
-            parts[i] = counts[sub[j] : sub[j + 1]]
-    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=n)
-    return np.concatenate(parts), offsets_from_lengths(lengths)
+        lengths = np.diff(offsets)[far]
+        runs = _coco_port(coords[concat_ranges(offsets[far], lengths)], offsets_from_lengths(lengths), size)
+        for i, text in zip(far.tolist(), counts_to_strings(*runs), strict=True):
+            out[i] = text
+    return out
 
 
 def _coco_port(

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._ragged import item_ids, local_index, offsets_from_lengths
+from ._ragged import item_ids, local_index, offsets_from_lengths, segment_sum
 from .errors import RLEError
 
 __all__ = [
@@ -36,6 +36,8 @@ __all__ = [
     "counts_to_strings",
     "crops_to_counts",
     "parse_rles",
+    "runs_area",
+    "runs_boxes",
     "strings_to_counts",
 ]
 
@@ -117,35 +119,40 @@ def strings_to_counts(
     labels = where if where is not None else [f"rles[{i}]" for i in range(n)]
     lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=n)
     char_offsets = offsets_from_lengths(lengths)
-    raw = np.frombuffer(b"".join(strings), dtype=np.uint8).astype(np.int64) - 48
-    bad = np.flatnonzero((raw < 0) | (raw > 63))
+    c = np.frombuffer(b"".join(strings), dtype=np.uint8) - np.uint8(48)  # wraps below '0'
+    bad = np.flatnonzero(c > 63)
     if bad.size:
         i = int(np.searchsorted(char_offsets, bad[0], side="right") - 1)
         pos = int(bad[0] - char_offsets[i])
-        char = chr(int(raw[bad[0]]) + 48)
+        char = chr((int(c[bad[0]]) + 48) % 256)
         raise RLEError(
             f"{labels[i]}: counts string has {char!r} at position {pos}; "
             "a COCO counts string uses only the characters '0' to 'o'"
         )
-    last = raw[char_offsets[1:][lengths > 0] - 1]
+    last = c[char_offsets[1:][lengths > 0] - 1]
     if np.any(last & 0x20):
         i = int(np.flatnonzero(lengths > 0)[np.flatnonzero(last & 0x20)[0]])
         raise RLEError(f"{labels[i]}: counts string is cut off inside a value (truncated?)")
-    terminal = (raw & 0x20) == 0
-    ends = np.flatnonzero(terminal)  # index of the last group of each value
-    value_offsets = np.concatenate([[0], ends + 1])
-    groups = np.diff(value_offsets)
+    terminal = (c & 0x20) == 0
+    ends = np.flatnonzero(terminal)  # the last 5-bit group of each value
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    groups = ends - starts + 1
     if groups.size and groups.max() > _MAX_GROUPS:
         j = int(ends[np.argmax(groups)])
         i = int(np.searchsorted(char_offsets, j, side="right") - 1)
         raise RLEError(f"{labels[i]}: counts string holds a value too large for a run length")
-    k = local_index(value_offsets)
-    parts = (raw & 0x1F) << (5 * k)
-    x = np.add.reduceat(parts, value_offsets[:-1]) if parts.size else parts
-    negative = (raw[ends] & 0x10) != 0
+    # Most values are one or two groups: add the k-th group only where it exists.
+    x = (c[starts] & 0x1F).astype(np.int64)
+    for k in range(1, int(groups.max()) if groups.size else 0):
+        more = np.flatnonzero(groups > k)
+        x[more] |= (c[starts[more] + k] & 0x1F).astype(np.int64) << (5 * k)
+    negative = np.flatnonzero(c[ends] & 0x10)
     x[negative] -= np.left_shift(1, 5 * groups[negative])
     # Values per string: the terminal characters inside each string.
-    term_cum = np.concatenate([[0], np.cumsum(terminal)])
+    term_cum = np.zeros(len(c) + 1, dtype=np.int64)
+    np.cumsum(terminal, out=term_cum[1:])
     offsets = term_cum[char_offsets]
     counts = _undo_delta(x, offsets)
     bad = np.flatnonzero((counts < 0) | (counts > _UINT32_MAX))
@@ -159,26 +166,30 @@ def strings_to_counts(
 
 
 def _undo_delta(x: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Invert ``x[i] = c[i] - c[i - 2]`` (for local index i > 2) per RLE."""
+    """Invert ``x[i] = c[i] - c[i - 2]`` (for local index i > 2) within each RLE.
+
+    Two chains per RLE, the odd indices 1, 3, 5, ... and the even ones 2, 4,
+    6, ... (index 0 stands alone): each is a running sum, taken here over the
+    whole batch at once and restarted at each RLE by subtracting its base.
+    """
+    if not x.size:
+        return x.copy()
     local = local_index(offsets)
-    ids = item_ids(offsets)
+    odd = (local & 1).astype(bool)
+    even = ~odd & (local >= 2)
+    lengths = np.diff(offsets)
+    first = offsets[:-1]
     counts = x.copy()
-    # Chains: odd indices 1, 3, 5, ... and even indices 2, 4, 6, ...; index 0 alone.
-    for parity, first in ((1, 1), (0, 2)):
-        sel = np.flatnonzero((local >= first) & (local % 2 == parity))
-        if not sel.size:
-            continue
-        cs = np.cumsum(x[sel])
-        chain_ids = ids[sel]
-        starts = np.flatnonzero(np.concatenate([[True], chain_ids[1:] != chain_ids[:-1]]))
-        base = np.repeat(cs[starts] - x[sel][starts], np.diff(np.append(starts, sel.size)))
-        counts[sel] = cs - base
+    for chain in (odd, even):
+        run = np.cumsum(np.where(chain, x, 0))
+        base = np.where(first > 0, run[np.maximum(first - 1, 0)], 0)
+        np.subtract(run, np.repeat(base, lengths), out=counts, where=chain)
     return counts
 
 
 def parse_rles(
     rles: Sequence[Any], name: str = "rles"
-) -> tuple[tuple[int, int] | None, NDArray[np.int64], NDArray[np.int64]]:
+) -> tuple[tuple[int, int] | None, NDArray[np.int64], NDArray[np.int64], list[str] | None]:
     """Check COCO RLE dicts and return their shared size and their runs.
 
     Accepts compressed counts as ``str`` or ``bytes`` (pycocotools' own output)
@@ -190,6 +201,8 @@ def parse_rles(
         None only when ``rles`` is empty.
     counts : (C,) int64
     offsets : (N + 1,) int64
+    strings : list of str or None
+        The compressed counts as ``str`` when every RLE came compressed.
 
     Raises
     ------
@@ -230,7 +243,7 @@ def parse_rles(
             raise RLEError(f"{where}: counts must be a str, bytes or a list of ints, got {_short(c)}")
     n = len(rles)
     if size is None:
-        return None, np.zeros(0, np.int64), np.zeros(1, np.int64)
+        return None, np.zeros(0, np.int64), np.zeros(1, np.int64), []
     parts: list[NDArray[np.int64]] = [np.zeros(0, np.int64)] * n
     if compressed:
         labels = [f"{name}[{i}]" for i in compressed_idx]
@@ -252,7 +265,8 @@ def parse_rles(
             f"{name}[{i}]: counts sum to {int(totals[i])} but size {h}x{w} needs {h * w}; "
             "the RLE is truncated or belongs to another image size"
         )
-    return size, counts, offsets
+    strings = [c.decode("ascii") for c in compressed] if len(compressed) == n else None
+    return size, counts, offsets, strings
 
 
 def _rle_size(size: object, where: str) -> tuple[int, int]:
@@ -282,28 +296,33 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def counts_to_crops(
-    counts: NDArray[np.int64], offsets: NDArray[np.int64], size: tuple[int, int]
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
-    """Runs of N RLEs -> crops of their tight boxes (see the module docstring).
-
-    Runs must already be checked (non-negative, summing to ``h * w``). The
-    work is one pass over the runs plus one ``np.repeat`` writing the pixels.
-    """
-    h, _ = size
-    n = len(offsets) - 1
+def _fg_runs(
+    counts: NDArray[np.int64], offsets: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Foreground runs of N RLEs: (owner mask, first position, length), in order."""
     local = local_index(offsets)
     ends = np.cumsum(counts)
     stop = ends - np.repeat(_starts_of(ends, offsets), np.diff(offsets))
     fg = np.flatnonzero((local % 2 == 1) & (counts > 0))
-    mask_of = item_ids(offsets)[fg]
-    start = stop[fg] - counts[fg]
+    return item_ids(offsets)[fg], stop[fg] - counts[fg], counts[fg]
+
+
+def runs_area(counts: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
+    """(N,) int64: foreground pixels of each RLE (its odd runs)."""
+    odd = np.where(local_index(offsets) % 2 == 1, counts, 0)
+    return segment_sum(odd, offsets)
+
+
+def runs_boxes(counts: NDArray[np.int64], offsets: NDArray[np.int64], size: tuple[int, int]) -> NDArray[np.int64]:
+    """(N, 4) int64 tight ``[x, y, w, h]`` of each RLE's pixels (zeros when empty), like pycocotools' toBbox."""
+    h, _ = size
+    owner, start, length = _fg_runs(counts, offsets)
+    boxes = np.zeros((len(offsets) - 1, 4), dtype=np.int64)
+    if not owner.size:
+        return boxes
     xs, ys = np.divmod(start, h)
-    xe, ye = np.divmod(stop[fg] - 1, h)
-    boxes = np.zeros((n, 4), dtype=np.int64)
-    if not fg.size:
-        return np.zeros(0, bool), np.zeros(n + 1, np.int64), boxes
-    firsts = np.flatnonzero(np.concatenate([[True], mask_of[1:] != mask_of[:-1]]))
+    xe, ye = np.divmod(start + length - 1, h)
+    firsts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
     x0 = np.minimum.reduceat(xs, firsts)
     x1 = np.maximum.reduceat(xe, firsts)
     y0 = np.minimum.reduceat(np.minimum(ys, ye), firsts)
@@ -312,21 +331,37 @@ def counts_to_crops(
     spans = np.maximum.reduceat((xe > xs).astype(np.int8), firsts) > 0
     y0[spans] = 0
     y1[spans] = h - 1
-    boxes[mask_of[firsts]] = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
+    boxes[owner[firsts]] = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
+    return boxes
+
+
+def counts_to_crops(
+    counts: NDArray[np.int64], offsets: NDArray[np.int64], size: tuple[int, int], boxes: NDArray[np.int64]
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Runs of N RLEs -> crops of their tight ``boxes`` (from :func:`runs_boxes`).
+
+    Runs must already be checked (non-negative, summing to ``h * w``). The
+    work is one pass over the runs plus one ``np.repeat`` writing the pixels.
+    """
+    h, _ = size
+    owner, start, length = _fg_runs(counts, offsets)
     crop_offsets = offsets_from_lengths(boxes[:, 2] * boxes[:, 3])
-    b = boxes[mask_of]
+    if not owner.size:
+        return np.zeros(int(crop_offsets[-1]), bool), crop_offsets
+    xs, ys = np.divmod(start, h)
+    b = boxes[owner]
     # Inside a crop shorter than the image no run crosses a column, and in a
     # full-height crop the crop is one stretch of the image's runs: either way
     # a run is one contiguous stretch of its crop.
-    begin = crop_offsets[mask_of] + (xs - b[:, 0]) * b[:, 3] + (ys - b[:, 1])
-    edges = np.empty(2 * len(fg) + 2, dtype=np.int64)
+    begin = crop_offsets[owner] + (xs - b[:, 0]) * b[:, 3] + (ys - b[:, 1])
+    edges = np.empty(2 * len(owner) + 2, dtype=np.int64)
     edges[0] = 0
     edges[1:-1:2] = begin
-    edges[2:-1:2] = begin + counts[fg]
+    edges[2:-1:2] = begin + length
     edges[-1] = crop_offsets[-1]
     values = np.zeros(len(edges) - 1, dtype=bool)
     values[1::2] = True
-    return np.repeat(values, np.diff(edges)), crop_offsets, boxes
+    return np.repeat(values, np.diff(edges)), crop_offsets
 
 
 def _starts_of(ends: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
