@@ -82,6 +82,59 @@ def row(task: str, results: dict[str, tuple[float, float]]) -> None:
     sys.stdout.flush()
 
 
+def bench_polygons(n: int, rng: np.random.Generator, repeats: int) -> None:
+    polygons = star_polygons(n, rng)
+    flat = [p.ravel().tolist() for p in polygons]
+    coco = {
+        "segmask": lambda: sm.rasterize(polygons, (H, W), rule="coco").to_rle(),
+        "pycocotools frPyObjects": lambda: pcm.frPyObjects(flat, H, W),
+    }
+    row(f"polygon -> RLE, coco rule, N={n}", compare(coco, repeats))
+
+    def sv_contour() -> list[dict]:
+        dense = np.stack([sv.polygon_to_mask(np.floor(p + 0.5).astype(np.int32), (W, H)) for p in polygons])
+        return pcm.encode(np.asfortranarray(dense.transpose(1, 2, 0).astype(np.uint8)))
+
+    contour = {
+        "segmask": lambda: sm.rasterize(polygons, (H, W), rule="contour").to_rle(),
+        "sv.polygon_to_mask + pcc encode": sv_contour,
+    }
+    row(f"polygon -> RLE, contour rule, N={n}", compare(contour, repeats if n <= 100 else 2))
+    rles = pcm.frPyObjects(flat, H, W)
+    str_rles = [{"size": r["size"], "counts": r["counts"].decode()} for r in rles]
+    # pycocotools 2.0.11 raises OverflowError in area() for 256 or more RLEs: give it chunks.
+    area = {
+        "segmask": lambda: sm.Masks.from_rle(str_rles).area,
+        "pycocotools area (255 a call)": lambda: np.concatenate(
+            [pcm.area(rles[i : i + 255]) for i in range(0, len(rles), 255)]
+        ),
+    }
+    row(f"area from RLE, N={n}", compare(area, repeats))
+
+
+def bench_iou(n: int, rng: np.random.Generator, repeats: int) -> None:
+    polygons = star_polygons(n, rng)
+    rles = pcm.frPyObjects([p.ravel().tolist() for p in polygons], H, W)
+    str_rles = [{"size": r["size"], "counts": r["counts"].decode()} for r in rles]
+    crowd = [0] * n
+    # Both start from RLE dicts: segmask parses them and builds its crops inside the timing.
+    from_rle = {"segmask": lambda: sm.iou(str_rles, str_rles), "pycocotools iou": lambda: pcm.iou(rles, rles, crowd)}
+    row(f"iou {n}x{n}, from RLE dicts", compare(from_rle, repeats))
+    masks = sm.Masks.from_rle(str_rles)
+    masks.crop(0)  # crops built once, as in a pipeline that keeps its Masks
+    dense = masks.to_dense()
+    compact = sv.CompactMask.from_dense(dense, _xyxy(masks), (H, W))
+    contestants: dict[str, Callable[[], Any]] = {
+        "segmask": lambda: sm.iou(masks, masks),
+        "pycocotools iou": lambda: pcm.iou(rles, rles, crowd),
+        "sv mask_iou_batch (CompactMask)": lambda: sv.mask_iou_batch(compact, compact),
+    }
+    if n <= 100:  # dense at 500 would need 500 x 2 MB per side and minutes
+        contestants["sv mask_iou_batch (dense)"] = lambda: sv.mask_iou_batch(dense, dense)
+    assert np.array_equal(sm.iou(masks, masks), np.asarray(pcm.iou(rles, rles, crowd)))
+    row(f"iou {n}x{n}, masks in memory", compare(contestants, repeats))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -96,75 +149,9 @@ def main() -> None:
     )
     print("|---|---:|---:|---|---:|---:|---:|")
     for n in (100, 1000):
-        polygons = star_polygons(n, rng)
-        flat = [p.ravel().tolist() for p in polygons]
-        row(
-            f"polygon -> RLE, coco rule, N={n}",
-            compare(
-                {
-                    "segmask": lambda: sm.rasterize(polygons, (H, W), rule="coco").to_rle(),
-                    "pycocotools frPyObjects": lambda: pcm.frPyObjects(flat, H, W),
-                },
-                repeats,
-            ),
-        )
-
-        def sv_contour() -> list[dict]:
-            dense = np.stack([sv.polygon_to_mask(np.floor(p + 0.5).astype(np.int32), (W, H)) for p in polygons])
-            return pcm.encode(np.asfortranarray(dense.transpose(1, 2, 0).astype(np.uint8)))
-
-        row(
-            f"polygon -> RLE, contour rule, N={n}",
-            compare(
-                {
-                    "segmask": lambda: sm.rasterize(polygons, (H, W), rule="contour").to_rle(),
-                    "sv.polygon_to_mask + pcc encode": sv_contour,
-                },
-                repeats if n == 100 else 2,
-            ),
-        )
-        rles = pcm.frPyObjects(flat, H, W)
-        str_rles = [{"size": r["size"], "counts": r["counts"].decode()} for r in rles]
-        # pycocotools 2.0.11 raises OverflowError in area() for 256 or more RLEs: give it chunks.
-        row(
-            f"area from RLE, N={n}",
-            compare(
-                {
-                    "segmask": lambda: sm.Masks.from_rle(str_rles).area,
-                    "pycocotools area (255 a call)": lambda: np.concatenate(
-                        [pcm.area(rles[i : i + 255]) for i in range(0, len(rles), 255)]
-                    ),
-                },
-                repeats,
-            ),
-        )
+        bench_polygons(n, rng, repeats)
     for n in (100, 500):
-        polygons = star_polygons(n, rng)
-        rles = pcm.frPyObjects([p.ravel().tolist() for p in polygons], H, W)
-        str_rles = [{"size": r["size"], "counts": r["counts"].decode()} for r in rles]
-        crowd = [0] * n
-        reps = repeats if n == 100 else 3
-        # Both start from RLE dicts: segmask parses and builds its crops inside the timing.
-        row(
-            f"iou {n}x{n}, from RLE dicts",
-            compare(
-                {"segmask": lambda: sm.iou(str_rles, str_rles), "pycocotools iou": lambda: pcm.iou(rles, rles, crowd)},
-                reps,
-            ),
-        )
-        masks = sm.Masks.from_rle(str_rles)
-        masks._crops()  # built once, as in a pipeline that keeps its Masks
-        dense = masks.to_dense()
-        compact = sv.CompactMask.from_dense(dense, _xyxy(masks), (H, W))
-        contestants: dict[str, Callable[[], Any]] = {
-            "segmask": lambda: sm.iou(masks, masks),
-            "sv mask_iou_batch (CompactMask)": lambda: sv.mask_iou_batch(compact, compact),
-        }
-        if n <= 100:
-            contestants["sv mask_iou_batch (dense)"] = lambda: sv.mask_iou_batch(dense, dense)
-        assert np.array_equal(sm.iou(masks, masks), np.asarray(pcm.iou(rles, rles, crowd)))
-        row(f"iou {n}x{n}, masks in memory", compare(contestants, reps))
-        del dense
+        bench_iou(n, rng, repeats if n <= 100 else 3)
 
 
 def _xyxy(masks: sm.Masks) -> np.ndarray:
