@@ -48,10 +48,26 @@ def as_polygon_batch(
     arrays = [_one_polygon(p, f"{name}[{i}]") for i, p in enumerate(items)]
     lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     coords = np.concatenate(arrays) if arrays else np.zeros((0, 2), np.float64)
-    return coords, offsets_from_lengths(lengths)
+    offsets = offsets_from_lengths(lengths)
+    # Values are checked once for the whole batch; a failure is traced back.
+    bad = ~np.isfinite(coords) | (np.abs(coords) > MAX_COORD)
+    if bad.any():
+        flat, axis = (int(v) for v in np.argwhere(bad)[0])
+        i = int(np.searchsorted(offsets, flat, side="right") - 1)
+        value = coords[flat, axis]
+        where = f"{name}[{i}] point {flat - offsets[i]} has {'xy'[axis]} = "
+        if np.isfinite(value):
+            raise PolygonError(f"{where}{value:.6g}, beyond the supported ±{MAX_COORD:.0f} px")
+        raise PolygonError(f"{where}{value}; coordinates must be finite")
+    return coords, offsets
 
 
 def _one_polygon(poly: Any, where: str) -> NDArray[np.float64]:
+    """Shape checks for one polygon; its values are checked with the batch."""
+    if type(poly) is np.ndarray and poly.dtype == np.float64 and poly.ndim == 2 and poly.shape[1] == 2:
+        if len(poly) < 3:
+            raise PolygonError(f"{where} has {len(poly)} points; a polygon needs at least 3")
+        return poly
     if isinstance(poly, str | bytes | dict):
         raise PolygonError(f"{where} must be (K, 2) points or a flat x, y list, got {type(poly).__name__}")
     try:
@@ -69,16 +85,6 @@ def _one_polygon(poly: Any, where: str) -> NDArray[np.float64]:
         raise PolygonError(f"{where} must have shape (K, 2), got {arr.shape}")
     if len(arr) < 3:
         raise PolygonError(f"{where} has {len(arr)} points; a polygon needs at least 3")
-    finite = np.isfinite(arr)
-    if not finite.all():
-        k, axis = np.argwhere(~finite)[0]
-        raise PolygonError(f"{where} point {k} has {'xy'[axis]} = {arr[k, axis]}; coordinates must be finite")
-    far = np.abs(arr) > MAX_COORD
-    if far.any():
-        k, axis = np.argwhere(far)[0]
-        raise PolygonError(
-            f"{where} point {k} has {'xy'[axis]} = {arr[k, axis]:.6g}, beyond the supported ±{MAX_COORD:.0f} px"
-        )
     return arr
 
 

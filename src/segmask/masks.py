@@ -163,7 +163,8 @@ class Masks:
     def _crops(self) -> Crops:
         crops: Crops | None = self._forms.get("crops")
         if crops is None:
-            data, offsets = counts_to_crops(*self._runs(), self.image_size, self._boxes())
+            data, offsets, boxes = counts_to_crops(*self._runs(), self.image_size, self._forms.get("boxes"))
+            self._forms["boxes"] = _readonly(boxes)
             crops = (_readonly(data), _readonly(offsets))
             self._forms["crops"] = crops
         return crops

@@ -59,6 +59,9 @@ def iou(
         return out
     if ma.image_size != mb.image_size:
         raise MaskError(f"a has image size {ma.image_size} but b has {mb.image_size}")
+    # Crops first: built from runs, they bring their boxes in the same pass.
+    ma._crops()
+    mb._crops()
     ba, bb = ma._boxes(), mb._boxes()
     # Overlap rectangle of every pair; only pairs with a positive one are counted.
     x0 = np.maximum(ba[:, None, 0], bb[None, :, 0])

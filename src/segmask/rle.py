@@ -315,9 +315,14 @@ def runs_area(counts: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDArray[
 
 def runs_boxes(counts: NDArray[np.int64], offsets: NDArray[np.int64], size: tuple[int, int]) -> NDArray[np.int64]:
     """(N, 4) int64 tight ``[x, y, w, h]`` of each RLE's pixels (zeros when empty), like pycocotools' toBbox."""
+    return _boxes_of(*_fg_runs(counts, offsets), len(offsets) - 1, size)
+
+
+def _boxes_of(
+    owner: NDArray[np.int64], start: NDArray[np.int64], length: NDArray[np.int64], n: int, size: tuple[int, int]
+) -> NDArray[np.int64]:
     h, _ = size
-    owner, start, length = _fg_runs(counts, offsets)
-    boxes = np.zeros((len(offsets) - 1, 4), dtype=np.int64)
+    boxes = np.zeros((n, 4), dtype=np.int64)
     if not owner.size:
         return boxes
     xs, ys = np.divmod(start, h)
@@ -336,18 +341,21 @@ def runs_boxes(counts: NDArray[np.int64], offsets: NDArray[np.int64], size: tupl
 
 
 def counts_to_crops(
-    counts: NDArray[np.int64], offsets: NDArray[np.int64], size: tuple[int, int], boxes: NDArray[np.int64]
-) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Runs of N RLEs -> crops of their tight ``boxes`` (from :func:`runs_boxes`).
+    counts: NDArray[np.int64], offsets: NDArray[np.int64], size: tuple[int, int], boxes: NDArray[np.int64] | None = None
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
+    """Runs of N RLEs -> crops of their tight boxes: ``(data, crop_offsets, boxes)``.
 
-    Runs must already be checked (non-negative, summing to ``h * w``). The
+    Runs must already be checked (non-negative, summing to ``h * w``).
+    ``boxes`` (from :func:`runs_boxes`) are computed here when not given. The
     work is one pass over the runs plus one ``np.repeat`` writing the pixels.
     """
     h, _ = size
     owner, start, length = _fg_runs(counts, offsets)
+    if boxes is None:
+        boxes = _boxes_of(owner, start, length, len(offsets) - 1, size)
     crop_offsets = offsets_from_lengths(boxes[:, 2] * boxes[:, 3])
     if not owner.size:
-        return np.zeros(int(crop_offsets[-1]), bool), crop_offsets
+        return np.zeros(int(crop_offsets[-1]), bool), crop_offsets, boxes
     xs, ys = np.divmod(start, h)
     b = boxes[owner]
     # Inside a crop shorter than the image no run crosses a column, and in a
@@ -361,7 +369,7 @@ def counts_to_crops(
     edges[-1] = crop_offsets[-1]
     values = np.zeros(len(edges) - 1, dtype=bool)
     values[1::2] = True
-    return np.repeat(values, np.diff(edges)), crop_offsets
+    return np.repeat(values, np.diff(edges)), crop_offsets, boxes
 
 
 def _starts_of(ends: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
