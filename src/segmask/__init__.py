@@ -7,32 +7,49 @@
 """
 
 from ._polygons import polygon_area
+from ._version import __version__
 from .errors import (
+    APIConnectionError,
+    APIError,
+    AuthError,
+    BadRequestError,
+    ImageError,
     InputError,
     MaskError,
+    ModelNotFoundError,
     PolygonError,
+    RateLimitError,
     ResponseFormatError,
     RLEError,
     SegmaskError,
+    ServerError,
 )
+from .fetch import RoboflowClient
 from .masks import RLE, Masks, decode, encode
 from .ops import box_iou, iou
 from .predictions import Predictions
 from .raster import RULES, rasterize
 
-__version__ = "0.1.0"
-
 __all__ = [
     "RLE",
     "RULES",
+    "APIConnectionError",
+    "APIError",
+    "AuthError",
+    "BadRequestError",
+    "ImageError",
     "InputError",
     "MaskError",
     "Masks",
+    "ModelNotFoundError",
     "PolygonError",
     "Predictions",
     "RLEError",
+    "RateLimitError",
     "ResponseFormatError",
+    "RoboflowClient",
     "SegmaskError",
+    "ServerError",
     "__version__",
     "box_iou",
     "decode",

@@ -1,0 +1,297 @@
+"""Test your pipeline offline: a fake of Roboflow's hosted inference API on 127.0.0.1.
+
+:class:`FakeRoboflowServer` is a real HTTP server (the standard library's,
+in a background thread) that answers ``POST /{project}/{version}`` the way
+the hosted API does:
+
+* it checks ``api_key`` (403 ``{"Message": ...}``, as the gateway says it);
+* it decodes the base64 body as an image (400 when it is not one), or looks up
+  the ``image`` URL among the images you registered (it never downloads);
+* it answers with a response made from the image's own shapes: every
+  8-connected region of bright pixels (a channel at 128 or more) is an
+  instance whose ``points`` are its outer contour, taken exactly as the real
+  server takes them (``cv2.findContours``, ``RETR_EXTERNAL``,
+  ``CHAIN_APPROX_SIMPLE``, the contour with the most vertices);
+* it honours ``confidence`` on the API's 0-100 scale.
+
+Failures are scripted with :meth:`FakeRoboflowServer.push`: any status with
+any body and headers (403, 404, 429 with ``Retry-After``, 500, 503, ...), a
+slow reply, a body cut off mid-way, or HTML instead of JSON. Every request is
+recorded in :attr:`FakeRoboflowServer.requests`.
+
+Examples
+--------
+>>> from segmask import RoboflowClient
+>>> with FakeRoboflowServer(api_keys={"test-key"}) as server:
+...     client = RoboflowClient(api_key="test-key", api_url=server.url, retries=1, backoff=0.01)
+...     server.push(503)  # the first request fails, the retry succeeds
+...     preds = client.infer(sample_image_path(), "shapes/1")
+...     [r.status for r in server.requests]
+[503, 200]
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["FakeRoboflowServer", "RecordedRequest", "Reply", "sample_image_path", "shapes_model"]
+
+#: A model: the decoded BGR image in, the ``predictions`` list out.
+Model = Callable[[NDArray[np.uint8]], list[dict[str, Any]]]
+
+
+def sample_image_path() -> Path:
+    """The path of the bundled sample image (480x360 PNG with six shapes, five regions)."""
+    return Path(str(resources.files("segmask") / "data" / "sample.png"))
+
+
+def shapes_model(image: NDArray[np.uint8]) -> list[dict[str, Any]]:
+    """The fake's default model: each 8-connected bright region is one instance.
+
+    Points are the region's outer contour as the hosted server makes them;
+    confidence grows with the region's area (0.5 to 0.99); the class is
+    ``"shape"``. Deterministic: the same image gives the same response.
+    """
+    gray = image if image.ndim == 2 else image.max(axis=2)
+    bright = (gray >= 128).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
+    largest = max((int(stats[k, cv2.CC_STAT_AREA]) for k in range(1, count)), default=1)
+    out = []
+    for k in range(1, count):
+        region = (labels == k).astype(np.uint8)
+        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        contour = max(contours, key=len)[:, 0, :]
+        x, y, w, h, area = (int(v) for v in stats[k])
+        out.append({
+            "x": x + w / 2, "y": y + h / 2, "width": w, "height": h,
+            "confidence": round(0.5 + 0.49 * area / largest, 3),
+            "class": "shape", "class_id": 0,
+            "points": [{"x": int(px), "y": int(py)} for px, py in contour],
+            "detection_id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{x},{y},{w},{h},{area}")),
+        })  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted reply, used once for the next request (see :meth:`FakeRoboflowServer.push`)."""
+
+    status: int = 200
+    body: Any = None  # JSON-able; default: an error message fitting the status
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering
+    truncate: bool = False  # announce the full length, send half, close
+    html: bool = False  # an HTML page instead of JSON
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """What the fake server received, and what it answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes
+    headers: dict[str, str]
+    status: int
+    started: float  # time.monotonic() when the request arrived
+    finished: float  # and when its reply was sent
+
+
+_DEFAULT_MESSAGES = {
+    400: {"message": "Bad request"},
+    403: {"Message": "User is not authorized to access this resource"},
+    404: {"message": "Model not found"},
+    429: {"message": "Too many requests"},
+    500: {"message": "Internal server error"},
+    502: {"message": "Bad gateway"},
+    503: {"message": "Service unavailable"},
+}
+
+
+class FakeRoboflowServer:
+    """A local stand-in for the hosted inference API; see the module docstring.
+
+    Parameters
+    ----------
+    api_keys : iterable of str
+        Keys it accepts; any other (or none) gets a 403.
+    models : mapping of "project/version" to a model, optional
+        Which models exist (others get a 404) and what they answer. By
+        default every ``project/version`` exists and runs :func:`shapes_model`.
+    latency : float
+        Seconds added to every reply (for benchmarks).
+    url_images : mapping of URL to image bytes
+        What ``image=URL`` requests see. The server never downloads.
+    """
+
+    def __init__(
+        self,
+        api_keys: Iterable[str] = ("test-key",),
+        models: Mapping[str, Model] | None = None,
+        latency: float = 0.0,
+        url_images: Mapping[str, bytes] | None = None,
+    ) -> None:
+        self.api_keys = frozenset(api_keys)
+        self.models = dict(models) if models is not None else None
+        self.latency = latency
+        self.url_images = dict(url_images or {})
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: pass it as ``api_url``."""
+        if self._httpd is None:
+            raise RuntimeError("the server is not running: use start() or a with block")
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> FakeRoboflowServer:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-roboflow", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeRoboflowServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- scripting ---------------------------------------------------------------
+
+    def push(self, status: int = 200, *, count: int = 1, **reply: Any) -> None:
+        """Answer the next ``count`` requests with this reply instead of the model.
+
+        ``reply`` takes the fields of :class:`Reply`: ``body``, ``headers``,
+        ``delay``, ``truncate``, ``html``. ``push(429, headers={"Retry-After": "1"})``,
+        ``push(200, delay=5)`` (a slow reply), ``push(200, truncate=True)``.
+        """
+        with self._lock:
+            self._script.extend([Reply(status, **reply)] * count)
+
+    @property
+    def count(self) -> int:
+        """Requests received so far."""
+        return len(self.requests)
+
+    # --- answering ---------------------------------------------------------------
+
+    def _answer(self, handler: _Handler) -> None:
+        started = time.monotonic()
+        parts = urlsplit(handler.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        with self._lock:
+            scripted = self._script.popleft() if self._script else None
+        if self.latency:
+            time.sleep(self.latency)
+        reply = scripted if scripted is not None else self._run_model(parts.path, query, body)
+        if reply.delay:
+            time.sleep(reply.delay)
+        # Recorded before the reply goes out: a client that has its answer sees its request here.
+        record = RecordedRequest(
+            handler.command, parts.path, query, body, dict(handler.headers), reply.status, started, time.monotonic()
+        )
+        with self._lock:
+            self.requests.append(record)
+        self._send(handler, reply)
+
+    def _run_model(self, path: str, query: dict[str, str], body: bytes) -> Reply:
+        if query.get("api_key") not in self.api_keys:
+            return Reply(403)
+        model_id = path.strip("/")
+        model = shapes_model if self.models is None else self.models.get(model_id)
+        if model is None or model_id.count("/") != 1:
+            return Reply(404, body={"message": f"Model {model_id!r} not found"})
+        if "image" in query:
+            raw = self.url_images.get(query["image"])
+            if raw is None:
+                return Reply(400, body={"message": "Could not load the image from " + query["image"]})
+        else:
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                return Reply(400, body={"message": "The body is not base64"})
+        decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
+        if decoded is None:
+            return Reply(400, body={"message": "Could not decode the image"})
+        image = np.asarray(decoded, dtype=np.uint8)
+        threshold = _server_fraction(query.get("confidence", "40"))
+        predictions = [p for p in model(image) if p["confidence"] >= threshold]
+        h, w = image.shape[:2]
+        return Reply(200, body={
+            "inference_id": str(uuid.uuid4()), "time": 0.01,
+            "image": {"width": w, "height": h}, "predictions": predictions,
+        })  # fmt: skip
+
+    @staticmethod
+    def _send(handler: _Handler, reply: Reply) -> None:
+        if reply.html:
+            data, kind = b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"
+        else:
+            body = reply.body if reply.body is not None else _DEFAULT_MESSAGES.get(reply.status, {"message": "error"})
+            data, kind = json.dumps(body).encode(), "application/json"
+        handler.send_response(reply.status)
+        handler.send_header("Content-Type", kind)
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        if reply.truncate:
+            handler.send_header("Connection", "close")
+            handler.close_connection = True
+        handler.end_headers()
+        handler.wfile.write(data[: len(data) // 2] if reply.truncate else data)
+
+
+def _server_fraction(text: str) -> float:
+    """The hosted server's reading of confidence: /100 when >= 1, at least 0.01."""
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.4
+    return max(value / 100 if value >= 1 else value, 0.01)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the client's pool is used
+    fake: FakeRoboflowServer
+
+    def do_POST(self) -> None:
+        self.fake._answer(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the default prints every request line, query (and key) included."""
