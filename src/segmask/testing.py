@@ -288,6 +288,9 @@ def _server_fraction(text: str) -> float:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the client's pool is used
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's
+    # algorithm holds the body for the client's delayed ACK (40 ms a reply).
+    disable_nagle_algorithm = True
     fake: FakeRoboflowServer
 
     def do_POST(self) -> None:
