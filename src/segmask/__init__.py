@@ -25,8 +25,10 @@ from .errors import (
     ServerError,
 )
 from .fetch import RoboflowClient
+from .geometry import Parts, PolygonCheck, clip, repair, simplify, validate
 from .masks import RLE, Masks, decode, encode
 from .ops import box_iou, iou
+from .postprocess import box_nms, masks_to_polygons, nms
 from .predictions import Predictions
 from .raster import RULES, rasterize
 
@@ -42,6 +44,8 @@ __all__ = [
     "MaskError",
     "Masks",
     "ModelNotFoundError",
+    "Parts",
+    "PolygonCheck",
     "PolygonError",
     "Predictions",
     "RLEError",
@@ -52,9 +56,16 @@ __all__ = [
     "ServerError",
     "__version__",
     "box_iou",
+    "box_nms",
+    "clip",
     "decode",
     "encode",
     "iou",
+    "masks_to_polygons",
+    "nms",
     "polygon_area",
     "rasterize",
+    "repair",
+    "simplify",
+    "validate",
 ]

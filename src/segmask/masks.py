@@ -31,6 +31,7 @@ from . import _validate
 from ._ragged import concat_ranges, offsets_from_lengths, segment_sum
 from .errors import MaskError
 from .rle import (
+    combine_runs,
     counts_to_crops,
     counts_to_strings,
     crops_to_counts,
@@ -323,6 +324,62 @@ class Masks:
             else:
                 forms[key] = value[sel]
         return Masks._make(self.image_size, len(sel), **forms)
+
+    # --- set operations, on the runs --------------------------------------------------
+
+    def union(self, other: Masks) -> Masks:
+        """``self[i] | other[i]`` for each i: two sets of the same length and image size."""
+        return self._pairwise(other, "union")
+
+    def intersection(self, other: Masks) -> Masks:
+        """``self[i] & other[i]`` for each i."""
+        return self._pairwise(other, "intersection")
+
+    def difference(self, other: Masks) -> Masks:
+        """``self[i] & ~other[i]`` for each i."""
+        return self._pairwise(other, "difference")
+
+    def _pairwise(self, other: Masks, op: str) -> Masks:
+        if not isinstance(other, Masks):
+            raise MaskError(f"{op} needs another Masks, got {type(other).__name__}")
+        if other.image_size != self.image_size or len(other) != len(self):
+            raise MaskError(
+                f"{op} pairs masks one to one: got {len(self)} masks of {self.image_size} "
+                f"and {len(other)} of {other.image_size}"
+            )
+        n = len(self)
+        both = Masks.concatenate([self, other])
+        ids = np.arange(n, dtype=np.int64)
+        groups = np.concatenate([ids, ids])
+        sides = np.repeat(np.array([0, 1], dtype=np.int64), n)
+        return Masks._from_runs(self.image_size, *combine_runs(both._runs(), groups, sides, n, op, self.image_size))
+
+    def merge(self, groups: ArrayLike | None = None) -> Masks:
+        """Union of masks: of all of them (one mask), or one mask per group label.
+
+        Parameters
+        ----------
+        groups : (N,) int, optional
+            A label per mask; the result has one mask per distinct label, in
+            increasing label order.
+
+        Examples
+        --------
+        >>> m = Masks.from_dense(np.eye(3, dtype=bool)[:, None, :].repeat(3, axis=1))
+        >>> m.merge().area.tolist(), m.merge([0, 1, 0]).area.tolist()
+        ([9], [6, 3])
+        """
+        if groups is None:
+            labels = np.zeros(len(self), dtype=np.int64)
+        else:
+            g = np.asarray(groups)
+            if g.shape != (len(self),) or (g.size and g.dtype.kind not in "iu"):
+                raise MaskError(f"groups must be {len(self)} integer labels, got shape {g.shape}")
+            _, labels = np.unique(g, return_inverse=True)
+        n_out = int(labels.max()) + 1 if labels.size else (1 if groups is None else 0)
+        sides = np.zeros(len(self), dtype=np.int64)
+        runs = combine_runs(self._runs(), labels.astype(np.int64), sides, n_out, "union", self.image_size)
+        return Masks._from_runs(self.image_size, *runs)
 
     @staticmethod
     def concatenate(parts: Sequence[Masks]) -> Masks:

@@ -130,6 +130,8 @@ def box_iou(a: ArrayLike, b: ArrayLike, iscrowd: ArrayLike | None = None) -> NDA
     Returns
     -------
     (N, M) float64
+        NaN where two boxes overlap but their areas round to 0 (widths near
+        1e-300), as pycocotools gives.
 
     Examples
     --------
@@ -149,7 +151,10 @@ def box_iou(a: ArrayLike, b: ArrayLike, iscrowd: ArrayLike | None = None) -> NDA
     inter = w * h
     union = np.where(crowd[None, :], area_a, area_a + area_b - inter)
     hit = (w > 0) & (h > 0)
-    return np.where(hit, inter / np.where(hit, union, 1.0), 0.0)
+    # Boxes that overlap by a width or height so small that the areas round
+    # to 0 give 0 / 0 = NaN, as in pycocotools: their IoU is undefined.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(hit, inter / np.where(hit, union, 1.0), 0.0)
 
 
 def _boxes(value: Any, name: str) -> NDArray[np.float64]:

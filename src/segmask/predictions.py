@@ -18,6 +18,7 @@ prediction carries ``"rle": {"size": [h, w], "counts": str}`` (some tools say
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -27,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from . import geometry
 from ._polygons import MAX_COORD
-from .errors import ResponseFormatError, RLEError, SegmaskError
+from .errors import InputError, ResponseFormatError, RLEError, SegmaskError
 from .masks import Masks, _select
 from .raster import Rule, rasterize
 from .rle import parse_rles
@@ -202,17 +205,56 @@ class Predictions:
         return np.concatenate([c[:, :2] - half, c[:, :2] + half], axis=1)
 
     @property
-    def polygons(self) -> list[NDArray[np.float64] | None]:
-        """Per prediction its ``points`` as a (K, 2) float64 array, None where not sent."""
+    def polygons(self) -> list[Any]:
+        """Per prediction its ``points`` as a (K, 2) float64 array, None where not sent.
+
+        After :meth:`clip`, :meth:`repair` or :meth:`simplify` a prediction
+        holds a shapely ``Polygon`` or ``MultiPolygon`` instead (or None when
+        nothing is left of it).
+        """
         return list(self._polygons)
 
     @property
     def has_mask(self) -> NDArray[np.bool_]:
-        """(N,) bool: the prediction has a polygon of 3 or more points, or an RLE."""
-        return np.array(
-            [r is not None or (p is not None and len(p) >= 3) for p, r in zip(self._polygons, self._rles, strict=True)],
-            dtype=bool,
-        )
+        """(N,) bool: the prediction has a polygon of 3 or more points, a non-empty shape, or an RLE."""
+        return np.array([r is not None or _fillable(p) for p, r in zip(self._polygons, self._rles, strict=True)], bool)
+
+    # --- geometry, per prediction -----------------------------------------------------
+
+    def validate(self, rule: Rule = "contour") -> list[geometry.PolygonCheck]:
+        """:func:`segmask.validate` on each prediction's polygon (``no_polygon`` where there is none).
+
+        Parts outside the image are reported when the response gave its size.
+        """
+        rows = [i for i, p in enumerate(self._polygons) if p is not None]
+        checks = geometry.validate([self._polygons[i] for i in rows], self.image_size, rule)
+        out = [geometry.PolygonCheck(i, ("no_polygon",)) for i in range(len(self))]
+        for i, c in zip(rows, checks, strict=True):
+            out[i] = geometry.PolygonCheck(i, c.problems, c.reason, c.location)
+        return out
+
+    def clip(self, image_size: tuple[int, int] | None = None, rule: Rule = "contour") -> Predictions:
+        """Cut each polygon to the image (:func:`segmask.clip`); boxes and scores stay."""
+        size = image_size if image_size is not None else self.image_size
+        if size is None:
+            raise SegmaskError("the response has no image size: pass image_size=(height, width)")
+        return self._reshape(lambda polys: geometry.clip(polys, size, rule))
+
+    def repair(self) -> Predictions:
+        """Make each polygon valid (:func:`segmask.repair`): a bow-tie becomes its two lobes."""
+        return self._reshape(geometry.repair)
+
+    def simplify(self, tolerance: float = 1.0) -> Predictions:
+        """Simplify each polygon, keeping its topology (:func:`segmask.simplify`)."""
+        return self._reshape(lambda polys: geometry.simplify(polys, tolerance))
+
+    def _reshape(self, op: Any) -> Predictions:
+        rows = [i for i, p in enumerate(self._polygons) if _fillable(p)]
+        parts: geometry.Parts = op([self._polygons[i] for i in rows])
+        shapes = list(self._polygons)
+        for i, shape in zip(rows, parts.grouped(len(rows)), strict=True):
+            shapes[i] = shape
+        return dataclasses.replace(self, _polygons=tuple(shapes))
 
     def masks(self, rule: Rule = "contour", image_size: tuple[int, int] | None = None) -> Masks:
         """The N masks, aligned with the predictions (empty where ``has_mask`` is false).
@@ -281,6 +323,8 @@ class Predictions:
             if self.detection_id[i] is not None:
                 p["detection_id"] = self.detection_id[i]
             poly = self._polygons[i]
+            if isinstance(poly, shapely.Geometry):
+                poly = _single_ring(poly, i)
             if poly is not None:
                 p["points"] = [{"x": a, "y": b} for a, b in poly.tolist()]
             if self._rles[i] is not None:
@@ -293,6 +337,23 @@ class Predictions:
             result["image"] = {"width": self.image_size[1], "height": self.image_size[0]}
         result.update(self.meta)
         return result
+
+
+def _fillable(p: Any) -> bool:
+    if isinstance(p, shapely.Geometry):
+        return not p.is_empty
+    return p is not None and len(p) >= 3
+
+
+def _single_ring(shape: Any, i: int) -> NDArray[np.float64]:
+    """A shapely polygon back to the API's one ring of points, or an error saying why it cannot be."""
+    if shape.geom_type != "Polygon" or len(shape.interiors):
+        raise InputError(
+            f"prediction {i} is a {shape.geom_type} with holes or several parts (after clip, repair or "
+            "simplify); the API's format holds one ring per prediction: write its mask as RLE instead "
+            "(masks().to_rle())"
+        )
+    return np.asarray(shape.exterior.coords, dtype=np.float64)[:-1]
 
 
 def _kind(v: Any) -> str:

@@ -29,12 +29,14 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 from pycocotools import _mask as _pycocotools_mask
 
 from . import _validate
-from ._polygons import as_polygon_batch
+from ._polygons import MAX_COORD, as_polygon_batch
 from ._ragged import concat_ranges, item_ids, local_index, offsets_from_lengths
+from .errors import PolygonError
 from .masks import Masks
 from .rle import counts_to_strings, toggles_to_counts
 
@@ -55,8 +57,12 @@ def rasterize(
 
     Parameters
     ----------
-    polygons : sequence of (K, 2) float arrays, nested ``[[x, y], ...]`` lists or flat lists
+    polygons : sequence of (K, 2) float arrays, nested ``[[x, y], ...]`` lists, flat lists or shapely polygons
         One polygon per instance, in pixels, ``x`` to the right and ``y`` down.
+        A shapely ``Polygon`` or ``MultiPolygon`` may have holes and several
+        parts: a hole takes away what is inside its ring (under the contour
+        rule the ring's own pixels stay, as ``cv2.findContours`` traces a hole
+        through the pixels around it), and parts are united.
         Parts outside the image are cut off (not an error).
     image_size : (height, width)
     rule : {"contour", "coco"}
@@ -94,14 +100,95 @@ def rasterize(
     """
     size = _validate.image_size(image_size)
     rule = _validate.choice("rule", rule, RULES)  # type: ignore[assignment]
+    if isinstance(polygons, Sequence) and any(isinstance(p, shapely.Geometry) for p in polygons):
+        return _rasterize_mixed(polygons, size, rule)
     coords, offsets = as_polygon_batch(polygons)
+    return _rasterize_rings(coords, offsets, size, rule)
+
+
+def _rasterize_rings(
+    coords: NDArray[np.float64],
+    offsets: NDArray[np.int64],
+    size: tuple[int, int],
+    rule: str,
+    holes: NDArray[np.bool_] | None = None,
+) -> Masks:
     if rule == "contour":
-        return Masks._from_crops(size, *contour_crops(coords, offsets, size))
+        return Masks._from_crops(size, *contour_crops(coords, offsets, size, holes))
     return Masks._from_strings(size, coco_strings(coords, offsets, size))
 
 
-def contour_crops(coords: NDArray[np.float64], offsets: NDArray[np.int64], size: tuple[int, int]) -> Crops:
-    """Fill checked polygons with ``cv2.fillPoly`` into crops, one call each."""
+def _rasterize_mixed(polygons: Sequence[Any], size: tuple[int, int], rule: str) -> Masks:
+    """Shapely polygons (with holes, several parts) beside plain ones, in their order."""
+    is_geom = np.array([isinstance(p, shapely.Geometry) for p in polygons])
+    plain = np.flatnonzero(~is_geom)
+    fancy = np.flatnonzero(is_geom)
+    coords, offsets = as_polygon_batch([polygons[i] for i in plain.tolist()])
+    first = _rasterize_rings(coords, offsets, size, rule)
+    second = _rasterize_geometries([polygons[i] for i in fancy.tolist()], fancy, size, rule)
+    order = np.concatenate([plain, fancy])
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return Masks.concatenate([first, second])[inverse]
+
+
+def _rasterize_geometries(geoms: list[Any], where: NDArray[np.int64], size: tuple[int, int], rule: str) -> Masks:
+    """Each (Multi)Polygon: its parts' exteriors minus their holes, parts united."""
+    arr = np.array(geoms, dtype=object)
+    kinds = shapely.get_type_id(arr)
+    bad = np.flatnonzero(~np.isin(kinds, (3, 6)))  # Polygon, MultiPolygon
+    if bad.size:
+        i = int(bad[0])
+        raise PolygonError(
+            f"polygons[{int(where[i])}] is a {arr[i].geom_type}; only Polygon and MultiPolygon have an area to fill"
+        )
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    full = ~shapely.is_empty(parts)
+    parts, owner = parts[full], owner[full]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    lengths = np.bincount(ring_of, minlength=len(rings)).astype(np.int64)
+    offsets = offsets_from_lengths(lengths)
+    _check_values(coords, offsets, where[owner[ring_part]] if len(rings) else where[:0])
+    is_hole = np.ones(len(rings), dtype=bool)
+    if len(rings):
+        is_hole[np.flatnonzero(np.concatenate([[True], ring_part[1:] != ring_part[:-1]]))] = False
+    ring_masks = _rasterize_rings(coords, offsets, size, rule, is_hole)
+    exteriors = ring_masks[~is_hole]
+    hole_idx = np.flatnonzero(is_hole)
+    # Per part: its exterior minus the union of its holes.
+    hole_union = Masks.concatenate([ring_masks[hole_idx], Masks.empty(size, len(parts))]).merge(
+        np.concatenate([ring_part[hole_idx], np.arange(len(parts))])
+    )
+    part_masks = exteriors.difference(hole_union)
+    # Per instance: the union of its parts; an empty geometry gives an empty mask.
+    return Masks.concatenate([part_masks, Masks.empty(size, len(geoms))]).merge(
+        np.concatenate([owner, np.arange(len(geoms))])
+    )
+
+
+def _check_values(coords: NDArray[np.float64], offsets: NDArray[np.int64], owners: NDArray[np.int64]) -> None:
+    bad = ~np.isfinite(coords) | (np.abs(coords) > MAX_COORD)
+    if bad.any():
+        flat = int(np.argwhere(bad)[0, 0])
+        ring = int(np.searchsorted(offsets, flat, side="right") - 1)
+        raise PolygonError(
+            f"polygons[{int(owners[ring])}] has a coordinate {coords[flat].tolist()} that is not finite "
+            f"or beyond the supported ±{MAX_COORD:.0f} px"
+        )
+
+
+def contour_crops(
+    coords: NDArray[np.float64],
+    offsets: NDArray[np.int64],
+    size: tuple[int, int],
+    holes: NDArray[np.bool_] | None = None,
+) -> Crops:
+    """Fill checked polygons with ``cv2.fillPoly`` into crops, one call each.
+
+    Where ``holes`` is true, the ring's outline is cleared again after the
+    fill: what is left is the hole's strict inside.
+    """
     h, w = size
     n = len(offsets) - 1
     pts = np.floor(coords + 0.5).astype(np.int64)
@@ -125,7 +212,10 @@ def contour_crops(coords: NDArray[np.float64], offsets: NDArray[np.int64], size:
         local = (pts[offsets[i] : offsets[i + 1]] - (x0[i], y0[i])).astype(np.int32)
         cv2.fillPoly(canvas, [local], 1)
         box = (int(x0[i]), int(y0[i]), canvas.shape[1], canvas.shape[0])
-        if clipped[i]:
+        is_hole = holes is not None and holes[i]
+        if is_hole:
+            cv2.polylines(canvas, [local], True, 0, 1, cv2.LINE_8)
+        if clipped[i] or is_hole:
             canvas, box = _tighten(canvas, box)
         boxes[i] = box
         parts.append(canvas.T.astype(bool).ravel())

@@ -442,3 +442,51 @@ def toggles_to_counts(
     keep_d = np.ones(len(diffs), dtype=bool)
     keep_d[seq_offsets[1:-1] - 1] = False  # across two masks
     return diffs[keep_d], offsets_from_lengths(toggles + 1)
+
+
+#: How two coverages combine, per operation.
+SET_OPS = ("union", "intersection", "difference")
+
+
+def combine_runs(
+    runs: tuple[NDArray[np.int64], NDArray[np.int64]],
+    groups: NDArray[np.int64],
+    sides: NDArray[np.int64],
+    n_out: int,
+    op: str,
+    size: tuple[int, int],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Set operations on runs: mask ``j`` of ``runs`` goes to output ``groups[j]`` on side ``sides[j]`` (0 or 1).
+
+    ``op="union"`` keeps a pixel covered by any input of its group; with
+    ``"intersection"`` and ``"difference"`` each group has one input on side 0
+    and one on side 1, giving ``a & b`` and ``a & ~b``. A sweep over the runs'
+    boundaries: no pixel is visited.
+    """
+    owner, start, length = _fg_runs(*runs)
+    g, side = groups[owner], sides[owner]
+    # One event per run boundary: +1 where a run starts, -1 where it ends.
+    pos = np.concatenate([start, start + length])
+    grp = np.concatenate([g, g])
+    delta = np.concatenate([np.ones(len(start), np.int64), -np.ones(len(start), np.int64)])
+    sd = np.concatenate([side, side])
+    order = np.lexsort((pos, grp))
+    pos, grp, delta, sd = pos[order], grp[order], delta[order], sd[order]
+    # Coverage of each side after each event; each group's sums return to 0.
+    cover_a = np.cumsum(np.where(sd == 0, delta, 0))
+    cover_b = np.cumsum(np.where(sd == 1, delta, 0))
+    # The state after the last event at each (group, position).
+    last = np.ones(len(pos), dtype=bool)
+    last[:-1] = (pos[1:] != pos[:-1]) | (grp[1:] != grp[:-1])
+    pos, grp, cover_a, cover_b = pos[last], grp[last], cover_a[last], cover_b[last]
+    if op == "union":
+        on = (cover_a > 0) | (cover_b > 0)
+    elif op == "intersection":
+        on = (cover_a > 0) & (cover_b > 0)
+    else:
+        on = (cover_a > 0) & (cover_b == 0)
+    before = np.zeros(len(on), dtype=bool)
+    before[1:] = on[:-1]
+    before[np.concatenate([[True], grp[1:] != grp[:-1]]) if len(grp) else np.zeros(0, bool)] = False
+    flips = on != before
+    return toggles_to_counts(pos[flips], grp[flips], n_out, size)
