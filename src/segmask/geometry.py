@@ -226,9 +226,7 @@ def validate(
     return [PolygonCheck(i, tuple(problems[i]), reasons[i], locations[i]) for i in range(n)]
 
 
-def _make_valid(
-    geoms: NDArray[np.object_], valid: NDArray[np.bool_], method: str = "linework"
-) -> NDArray[np.object_]:
+def _make_valid(geoms: NDArray[np.object_], valid: NDArray[np.bool_], method: str = "linework") -> NDArray[np.object_]:
     """``shapely.make_valid`` on the invalid geometries only (valid ones it would return as they are).
 
     ``"linework"`` reads a crossing ring even-odd, as pycocotools fills it (a
