@@ -12,12 +12,8 @@ Times are medians of interleaved repeats; "x" is the peer's time over segmask's.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import shapely
@@ -26,17 +22,7 @@ import supervision as sv
 import segmask as sm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import H, W, peak_mb, star_polygons
-
-
-def timed(contestants: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in contestants}
-    for _ in range(repeats):
-        for name, fn in contestants.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+from run import H, W, compare, star_polygons
 
 
 def bench_nms(n: int, rng: np.random.Generator) -> None:
@@ -50,20 +36,18 @@ def bench_nms(n: int, rng: np.random.Generator) -> None:
     theirs = np.flatnonzero(sv.mask_non_max_suppression(predictions, dense, iou_threshold=0.5))
     same = sorted(ours.tolist()) == theirs.tolist()
     fresh = lambda: sm.nms(sm.rasterize(polygons, (H, W)), scores, 0.5)  # noqa: E731 - includes building masks
-    t = timed(
+    r = compare(
         {
             "segmask": lambda: sm.nms(masks, scores, 0.5),
-            "segmask, masks built inside": fresh,
+            "with rasterize": fresh,
             "supervision": lambda: sv.mask_non_max_suppression(predictions, dense, iou_threshold=0.5),
         },
         5 if n <= 100 else 3,
     )
-    m_ours = peak_mb(lambda: sm.nms(masks, scores, 0.5))
-    m_sv = peak_mb(lambda: sv.mask_non_max_suppression(predictions, dense, iou_threshold=0.5))
+    (ours_t, ours_m), (with_t, _), (sv_t, sv_m) = r["segmask"], r["with rasterize"], r["supervision"]
     print(
-        f"| nms, N={n} | {t['segmask'] * 1e3:8.1f} | {t['segmask, masks built inside'] * 1e3:8.1f} | "
-        f"{t['supervision'] * 1e3:9.1f} | {t['supervision'] / t['segmask']:7.1f}x | {m_ours:6.1f} | {m_sv:7.1f} | "
-        f"{len(ours)} / {len(theirs)}, {'identical' if same else 'DIFFERENT'} |"
+        f"| nms, N={n} | {ours_t * 1e3:8.1f} | {with_t * 1e3:8.1f} | {sv_t * 1e3:9.1f} | {sv_t / ours_t:7.1f}x "
+        f"| {ours_m:6.1f} | {sv_m:7.1f} | {len(ours)} / {len(theirs)}, {'identical' if same else 'DIFFERENT'} |"
     )
 
 
@@ -99,7 +83,8 @@ def bench_geometry(rng: np.random.Generator) -> None:
             if not g.is_valid:
                 shapely.make_valid(g)
 
-    t = timed({"segmask": ours, "loop": loop, "repair": lambda: sm.repair(polygons), "repair loop": repair_loop}, 5)
+    both = {"segmask": ours, "loop": loop, "repair": lambda: sm.repair(polygons), "repair loop": repair_loop}
+    t = {name: seconds for name, (seconds, _) in compare(both, 5).items()}
     print(
         f"\nvalidate + clip, 1000 polygons of 200 vertices (200 of them crossing themselves): "
         f"segmask {t['segmask'] * 1e3:.0f} ms, the same checks in a loop of shapely objects {t['loop'] * 1e3:.0f} ms "
