@@ -49,17 +49,28 @@ def as_polygon_batch(
     lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     coords = np.concatenate(arrays) if arrays else np.zeros((0, 2), np.float64)
     offsets = offsets_from_lengths(lengths)
-    # Values are checked once for the whole batch; a failure is traced back.
-    bad = ~np.isfinite(coords) | (np.abs(coords) > MAX_COORD)
-    if bad.any():
-        flat, axis = (int(v) for v in np.argwhere(bad)[0])
-        i = int(np.searchsorted(offsets, flat, side="right") - 1)
-        value = coords[flat, axis]
-        where = f"{name}[{i}] point {flat - offsets[i]} has {'xy'[axis]} = "
-        if np.isfinite(value):
-            raise PolygonError(f"{where}{value:.6g}, beyond the supported ±{MAX_COORD:.0f} px")
-        raise PolygonError(f"{where}{value}; coordinates must be finite")
+    check_coordinates(coords, offsets, np.arange(len(arrays)), name)
     return coords, offsets
+
+
+def check_coordinates(
+    coords: NDArray[np.float64], offsets: NDArray[np.int64], owners: NDArray[np.int64], name: str = "polygons"
+) -> None:
+    """Raise :class:`PolygonError` for a NaN, infinite or too distant coordinate.
+
+    Checked once for a whole batch of rings; ``owners`` gives the polygon of
+    each ring, for the message.
+    """
+    bad = ~np.isfinite(coords) | (np.abs(coords) > MAX_COORD)
+    if not bad.any():
+        return
+    flat, axis = (int(v) for v in np.argwhere(bad)[0])
+    ring = int(np.searchsorted(offsets, flat, side="right") - 1)
+    value = coords[flat, axis]
+    where = f"{name}[{int(owners[ring])}] point {flat - offsets[ring]} has {'xy'[axis]} = "
+    if np.isfinite(value):
+        raise PolygonError(f"{where}{value:.6g}, beyond the supported ±{MAX_COORD:.0f} px")
+    raise PolygonError(f"{where}{value}; coordinates must be finite")
 
 
 def _one_polygon(poly: Any, where: str) -> NDArray[np.float64]:

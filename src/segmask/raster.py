@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from pycocotools import _mask as _pycocotools_mask
 
 from . import _validate
-from ._polygons import MAX_COORD, as_polygon_batch
+from ._polygons import as_polygon_batch, check_coordinates
 from ._ragged import concat_ranges, item_ids, local_index, offsets_from_lengths
 from .errors import PolygonError
 from .masks import Masks
@@ -74,7 +74,7 @@ def rasterize(
     Returns
     -------
     Masks
-        N masks held as crops of their boxes.
+        N masks, never at image size (see :class:`Masks`).
 
     Raises
     ------
@@ -149,7 +149,7 @@ def _rasterize_geometries(geoms: list[Any], where: NDArray[np.int64], size: tupl
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     lengths = np.bincount(ring_of, minlength=len(rings)).astype(np.int64)
     offsets = offsets_from_lengths(lengths)
-    _check_values(coords, offsets, where[owner[ring_part]] if len(rings) else where[:0])
+    check_coordinates(coords, offsets, where[owner[ring_part]] if len(rings) else where[:0])
     is_hole = np.ones(len(rings), dtype=bool)
     if len(rings):
         is_hole[np.flatnonzero(np.concatenate([[True], ring_part[1:] != ring_part[:-1]]))] = False
@@ -165,17 +165,6 @@ def _rasterize_geometries(geoms: list[Any], where: NDArray[np.int64], size: tupl
     return Masks.concatenate([part_masks, Masks.empty(size, len(geoms))]).merge(
         np.concatenate([owner, np.arange(len(geoms))])
     )
-
-
-def _check_values(coords: NDArray[np.float64], offsets: NDArray[np.int64], owners: NDArray[np.int64]) -> None:
-    bad = ~np.isfinite(coords) | (np.abs(coords) > MAX_COORD)
-    if bad.any():
-        flat = int(np.argwhere(bad)[0, 0])
-        ring = int(np.searchsorted(offsets, flat, side="right") - 1)
-        raise PolygonError(
-            f"polygons[{int(owners[ring])}] has a coordinate {coords[flat].tolist()} that is not finite "
-            f"or beyond the supported ±{MAX_COORD:.0f} px"
-        )
 
 
 def contour_crops(
