@@ -24,6 +24,8 @@ from .errors import (
     SegmaskError,
     ServerError,
 )
+from .evaluate import METRICS, evaluate
+from .exports import coco_polygons, from_coco, to_coco, to_coco_results
 from .fetch import RoboflowClient
 from .geometry import Parts, PolygonCheck, clip, repair, simplify, validate
 from .masks import RLE, Masks, decode, encode
@@ -33,6 +35,7 @@ from .predictions import Predictions
 from .raster import RULES, rasterize
 
 __all__ = [
+    "METRICS",
     "RLE",
     "RULES",
     "APIConnectionError",
@@ -58,8 +61,11 @@ __all__ = [
     "box_iou",
     "box_nms",
     "clip",
+    "coco_polygons",
     "decode",
     "encode",
+    "evaluate",
+    "from_coco",
     "iou",
     "masks_to_polygons",
     "nms",
@@ -67,5 +73,7 @@ __all__ = [
     "rasterize",
     "repair",
     "simplify",
+    "to_coco",
+    "to_coco_results",
     "validate",
 ]

@@ -382,6 +382,14 @@ class Masks:
         return Masks._from_runs(self.image_size, *runs)
 
     @staticmethod
+    def _assemble(parts: Sequence[Masks], positions: Sequence[ArrayLike]) -> Masks:
+        """One set in which mask ``j`` of ``parts[k]`` stands at ``positions[k][j]``."""
+        order = np.concatenate([np.asarray(p, dtype=np.int64).reshape(-1) for p in positions])
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return Masks.concatenate(parts)[inverse]
+
+    @staticmethod
     def concatenate(parts: Sequence[Masks]) -> Masks:
         """One mask set from several of the same image size, in order."""
         if not parts:

@@ -92,6 +92,9 @@ class Predictions:
     _rles: tuple[tuple[str, dict[str, Any]] | None, ...]
     _extras: tuple[dict[str, Any], ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: How :meth:`masks` fills polygons by default: ``"contour"`` for API
+    #: responses, ``"coco"`` for ground truth read by :func:`segmask.from_coco`.
+    rule: Rule = "contour"
 
     # --- parsing ------------------------------------------------------------------
 
@@ -256,14 +259,14 @@ class Predictions:
             shapes[i] = shape
         return dataclasses.replace(self, _polygons=tuple(shapes))
 
-    def masks(self, rule: Rule = "contour", image_size: tuple[int, int] | None = None) -> Masks:
+    def masks(self, rule: Rule | None = None, image_size: tuple[int, int] | None = None) -> Masks:
         """The N masks, aligned with the predictions (empty where ``has_mask`` is false).
 
         Parameters
         ----------
-        rule : {"contour", "coco"}
-            How polygons are filled (see :func:`segmask.rasterize`); RLE
-            predictions are exact whatever the rule.
+        rule : {"contour", "coco"}, optional
+            How polygons are filled (see :func:`segmask.rasterize`); default
+            :attr:`rule`. RLE predictions are exact whatever the rule.
         image_size : (height, width), optional
             Needed when the response had no ``image``.
         """
@@ -275,29 +278,25 @@ class Predictions:
         rle_idx = [i for i in np.flatnonzero(has).tolist() if self._rles[i] is not None]
         empty = np.flatnonzero(~has).tolist()
         parts = [
-            rasterize([self._polygons[i] for i in poly_idx], size, rule=rule),
+            rasterize([self._polygons[i] for i in poly_idx], size, rule=rule if rule is not None else self.rule),
             Masks.from_rle([self._rles[i][1] for i in rle_idx], image_size=size),  # type: ignore[index]
             Masks.empty(size, len(empty)),
         ]
-        order = np.array(poly_idx + rle_idx + empty, dtype=np.int64)
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(len(order))
-        return Masks.concatenate(parts)[inverse]
+        return Masks._assemble(parts, [poly_idx, rle_idx, empty])
 
     def __getitem__(self, idx: int | slice | ArrayLike) -> Predictions:
         sel = _select(idx, len(self))
         picks = sel.tolist()
-        return Predictions(
-            self.image_size,
-            _readonly(self.cxcywh[sel]),
-            _readonly(self.confidence[sel]),
-            _readonly(self.class_name[sel]),
-            _readonly(self.class_id[sel]),
-            _readonly(self.detection_id[sel]),
-            tuple(self._polygons[i] for i in picks),
-            tuple(self._rles[i] for i in picks),
-            tuple(self._extras[i] for i in picks),
-            self.meta,
+        return dataclasses.replace(
+            self,
+            cxcywh=_readonly(self.cxcywh[sel]),
+            confidence=_readonly(self.confidence[sel]),
+            class_name=_readonly(self.class_name[sel]),
+            class_id=_readonly(self.class_id[sel]),
+            detection_id=_readonly(self.detection_id[sel]),
+            _polygons=tuple(self._polygons[i] for i in picks),
+            _rles=tuple(self._rles[i] for i in picks),
+            _extras=tuple(self._extras[i] for i in picks),
         )
 
     def filter(self, min_confidence: float | None = None, classes: Sequence[str] | None = None) -> Predictions:
@@ -349,9 +348,8 @@ def _single_ring(shape: Any, i: int) -> NDArray[np.float64]:
     """A shapely polygon back to the API's one ring of points, or an error saying why it cannot be."""
     if shape.geom_type != "Polygon" or len(shape.interiors):
         raise InputError(
-            f"prediction {i} is a {shape.geom_type} with holes or several parts (after clip, repair or "
-            "simplify); the API's format holds one ring per prediction: write its mask as RLE instead "
-            "(masks().to_rle())"
+            f"prediction {i} is a {shape.geom_type} with holes or several parts; the API's format holds "
+            "one ring per prediction: write its mask as RLE instead (masks().to_rle())"
         )
     return np.asarray(shape.exterior.coords, dtype=np.float64)[:-1]
 

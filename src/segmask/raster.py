@@ -126,10 +126,7 @@ def _rasterize_mixed(polygons: Sequence[Any], size: tuple[int, int], rule: str) 
     coords, offsets = as_polygon_batch([polygons[i] for i in plain.tolist()])
     first = _rasterize_rings(coords, offsets, size, rule)
     second = _rasterize_geometries([polygons[i] for i in fancy.tolist()], fancy, size, rule)
-    order = np.concatenate([plain, fancy])
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    return Masks.concatenate([first, second])[inverse]
+    return Masks._assemble([first, second], [plain, fancy])
 
 
 def _rasterize_geometries(geoms: list[Any], where: NDArray[np.int64], size: tuple[int, int], rule: str) -> Masks:

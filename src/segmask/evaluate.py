@@ -1,0 +1,121 @@
+"""COCO evaluation through pycocotools' COCOeval (or faster-coco-eval), with a sane interface.
+
+:func:`evaluate` takes ground truth and predictions as files, COCO dicts or
+segmask objects, runs the evaluator, and returns the 12 standard numbers and
+the AP of each class. The numbers are COCOeval's own, to the last digit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _validate
+from .errors import InputError
+from .exports import to_coco, to_coco_results
+from .predictions import Predictions
+
+__all__ = ["METRICS", "evaluate"]
+
+#: The keys of COCOeval's 12 numbers, in ``stats`` order.
+METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def _load(source: Any) -> Any:
+    if isinstance(source, str | os.PathLike):
+        return json.loads(Path(source).read_bytes())
+    return source
+
+
+def _is_items(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], tuple) and len(value[0]) == 2 \
+        and isinstance(value[0][1], Predictions)  # fmt: skip
+
+
+def evaluate(
+    ground_truth: str | os.PathLike[str] | Mapping[str, Any] | Sequence[tuple[str, Predictions]],
+    predictions: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | Sequence[tuple[str, Predictions]],
+    iou_type: str = "segm",
+    backend: str = "pycocotools",
+) -> dict[str, Any]:
+    """Run COCO evaluation and return its numbers as a dict.
+
+    Parameters
+    ----------
+    ground_truth : path, COCO instances dict, or (file_name, Predictions) pairs
+        Pairs are written with :func:`segmask.to_coco` (RLE, exact).
+    predictions : path, COCO results list, or (file_name, Predictions) pairs
+        Pairs are matched to the ground truth's images by ``file_name`` and to
+        its categories by class name.
+    iou_type : {"segm", "bbox"}
+    backend : {"pycocotools", "faster_coco_eval"}
+        The second needs ``pip install faster-coco-eval``.
+
+    Returns
+    -------
+    dict
+        The 12 numbers under ``METRICS`` (``AP``, ``AP50``, ..., ``ARl``), as
+        COCOeval's ``stats`` gives them (-1 where there is nothing to
+        measure), and ``per_class``: class name -> AP at IoU 0.50:0.95 over
+        all areas and 100 detections (-1 for a class without ground truth).
+    """
+    iou_type = _validate.choice("iou_type", iou_type, ("segm", "bbox"))
+    backend = _validate.choice("backend", backend, ("pycocotools", "faster_coco_eval"))
+    gt = _load(ground_truth)
+    if _is_items(gt):
+        gt = to_coco(gt, segmentation="rle")
+    if not isinstance(gt, Mapping) or "images" not in gt or "annotations" not in gt:
+        raise InputError("ground_truth must be a COCO instances file or dict, or (file_name, Predictions) pairs")
+    dt = _load(predictions)
+    if _is_items(dt):
+        image_ids = {str(im["file_name"]): im["id"] for im in gt["images"]}
+        dt = to_coco_results(dt, image_ids, gt["categories"])
+    if not isinstance(dt, list):
+        raise InputError("predictions must be a COCO results file or list, or (file_name, Predictions) pairs")
+    coco_cls, eval_cls = _backend(backend)
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet):
+        coco_gt = coco_cls()
+        coco_gt.dataset = copy.deepcopy(dict(gt))
+        coco_gt.createIndex()
+        if dt:
+            coco_dt = coco_gt.loadRes(copy.deepcopy(dt))
+        else:  # loadRes refuses an empty list: no detections is a valid result
+            coco_dt = coco_cls()
+            coco_dt.dataset = {"images": list(gt["images"]), "categories": list(gt["categories"]), "annotations": []}
+            coco_dt.createIndex()
+        evaluator = eval_cls(coco_gt, coco_dt, iou_type)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    out: dict[str, Any] = {k: float(v) for k, v in zip(METRICS, evaluator.stats, strict=False)}
+    precision = evaluator.eval["precision"]  # [iou, recall, class, area, max dets]
+    per_class = {}
+    for k, cat_id in enumerate(evaluator.params.catIds):
+        p = precision[:, :, k, 0, -1]
+        p = p[p > -1]
+        per_class[str(coco_gt.cats[cat_id]["name"])] = float(np.mean(p)) if p.size else -1.0
+    out["per_class"] = per_class
+    return out
+
+
+def _backend(name: str) -> tuple[Any, Any]:
+    if name == "pycocotools":
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        return COCO, COCOeval
+    try:
+        from faster_coco_eval import COCO as FastCOCO
+        from faster_coco_eval import COCOeval_faster
+    except ImportError:
+        raise InputError("backend='faster_coco_eval' needs the package: pip install faster-coco-eval") from None
+    return FastCOCO, COCOeval_faster
