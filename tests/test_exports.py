@@ -248,3 +248,70 @@ def test_faster_coco_eval_backend_agrees(tmp_path: Path) -> None:
     a = sm.evaluate([("s.png", truth)], predicted)
     b = sm.evaluate([("s.png", truth)], predicted, backend="faster_coco_eval")
     np.testing.assert_allclose([b[k] for k in sm.METRICS], [a[k] for k in sm.METRICS], rtol=0, atol=1e-12)
+
+
+def test_yolo_labels_round_trip_to_the_same_pixels(tmp_path: Path) -> None:
+    masks = generated_shapes()
+    preds = sm.Predictions.from_response(shapes_response(masks))
+    report = sm.to_yolo([("img_a.jpg", preds)], tmp_path)
+    assert report["exact"] == len(masks) and report["approximate"] == 0
+    assert (tmp_path / "classes.txt").read_text().split() == report["names"] == ["c0", "c1", "c2"]
+    back = sm.from_yolo(tmp_path / "img_a.txt", (40, 60), names=report["names"])
+    assert back.rule == "coco" and back.class_name.tolist() == preds.class_name.tolist()
+    np.testing.assert_array_equal(back.masks().to_dense(), masks)
+    first = (tmp_path / "img_a.txt").read_text().splitlines()[0].split()
+    assert first[0] == "0" and all(0 <= float(v) <= 1 for v in first[1:])
+
+
+def test_yolo_approximates_holes_and_says_so(tmp_path: Path) -> None:
+    ring = np.zeros((30, 30), bool)
+    ring[5:25, 5:25] = True
+    ring[10:20, 10:20] = False
+    preds = response_of([{"x": 1, "y": 1, "width": 1, "height": 1, "class": "a", "confidence": 0.9,
+                          "rle": sm.encode(np.pad(ring, ((0, 330), (0, 450))))[0]}])  # fmt: skip
+    report = sm.to_yolo([("r.png", preds)], tmp_path)
+    assert report["approximate"] == 1 and report["exact"] == 0
+    back = sm.from_yolo(tmp_path / "r.txt", (360, 480)).masks().to_dense()[0]
+    np.testing.assert_array_equal(back[:30, :30], np.pad(np.ones((20, 20), bool), 5))  # the hole is filled
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("0 0.1 0.1 0.2", "a polygon needs 3 or more x, y pairs, got 1"), ("0 a b", "expected numbers"),
+     ("1.5 0.1 0.1 0.2 0.2 0.3 0.1", "the class 1.5 is not a non-negative integer")],
+)  # fmt: skip
+def test_bad_yolo_lines_name_the_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("0 0.1 0.1 0.2 0.1 0.2 0.2\n" + text + "\n")
+    with pytest.raises(sm.ResponseFormatError, match=f"x.txt line 2: {message}"):
+        sm.from_yolo(path, (10, 10))
+
+
+def test_yolo_predictions_carry_a_confidence_last(tmp_path: Path) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text("2 0.1 0.1 0.5 0.1 0.5 0.5 0.87\n")
+    preds = sm.from_yolo(path, (10, 10))
+    assert preds.confidence.tolist() == [0.87] and preds.class_name.tolist() == ["2"]
+
+
+def test_png_masks_round_trip_8_and_16_bit(tmp_path: Path) -> None:
+    truth = sample()
+    report = sm.to_png([("sample.jpg", truth)], tmp_path)
+    masks, ids = sm.from_png(tmp_path / "sample.png")
+    assert cv2.imread(str(tmp_path / "sample.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+    expected = truth.masks().to_dense()
+    overlap = int((expected.sum(axis=0) > 1).sum())  # the two coins overlap: the later one wins there
+    assert report["overwritten_pixels"] == overlap > 0
+    assert ids.tolist() == list(range(1, len(truth) + 1))
+    np.testing.assert_array_equal(masks.to_dense()[1:], expected[1:])
+    many = np.zeros((300, 20, 20), bool)
+    for i in range(300):
+        many[i].flat[i] = True
+    preds = sm.Predictions.from_response({"image": {"width": 20, "height": 20}, "predictions": [
+        {"x": 1, "y": 1, "width": 1, "height": 1, "class": "a", "confidence": 0.5, "rle": r} for r in sm.encode(many)
+    ]})  # fmt: skip
+    sm.to_png([("many.png", preds)], tmp_path)
+    assert cv2.imread(str(tmp_path / "many.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    back, ids = sm.from_png(tmp_path / "many.png")
+    np.testing.assert_array_equal(back.to_dense(), many)
+    assert ids.tolist() == list(range(1, 301))

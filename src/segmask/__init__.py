@@ -25,7 +25,7 @@ from .errors import (
     ServerError,
 )
 from .evaluate import METRICS, evaluate
-from .exports import coco_polygons, from_coco, to_coco, to_coco_results
+from .exports import coco_polygons, from_coco, from_png, from_yolo, to_coco, to_coco_results, to_png, to_yolo
 from .fetch import RoboflowClient
 from .geometry import Parts, PolygonCheck, clip, repair, simplify, validate
 from .masks import RLE, Masks, decode, encode
@@ -66,6 +66,8 @@ __all__ = [
     "encode",
     "evaluate",
     "from_coco",
+    "from_png",
+    "from_yolo",
     "iou",
     "masks_to_polygons",
     "nms",
@@ -75,5 +77,7 @@ __all__ = [
     "simplify",
     "to_coco",
     "to_coco_results",
+    "to_png",
+    "to_yolo",
     "validate",
 ]

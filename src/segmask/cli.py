@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -19,6 +18,7 @@ import numpy as np
 
 from ._overlay import overlay
 from .errors import SegmaskError
+from .exports import _write_bytes
 from .ops import iou
 from .predictions import Predictions
 from .raster import RULES, Rule
@@ -29,12 +29,6 @@ _EPILOG_DEMO = """examples:
   segmask demo                    # writes ./segmask-demo/masks.json and overlay.png
   segmask demo --out /tmp/demo --rule coco
 """
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def demo(out: Path, rule: Rule) -> int:
@@ -68,7 +62,7 @@ def demo(out: Path, rule: Rule) -> int:
         {"class": str(c), "confidence": float(s), "area": int(a), "bbox": b, "segmentation": r}
         for c, s, a, b, r in zip(*columns, strict=True)
     ]
-    _atomic_write(out / "masks.json", json.dumps(records, indent=1).encode())
+    _write_bytes(out / "masks.json", json.dumps(records, indent=1).encode())
     image: np.ndarray | None = cv2.imdecode(
         np.frombuffer((data / "sample.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR
     )
@@ -76,7 +70,7 @@ def demo(out: Path, rule: Rule) -> int:
         raise SegmaskError("the bundled sample.png could not be read: the installation is damaged")
     labels = [f"{c} {s:.2f}" for c, s in zip(preds.class_name, preds.confidence, strict=True)]
     _, png = cv2.imencode(".png", overlay(image, masks, preds.class_id.tolist(), labels))
-    _atomic_write(out / "overlay.png", png.tobytes())
+    _write_bytes(out / "overlay.png", png.tobytes())
     print()
     print(f"Wrote {out / 'masks.json'} ({len(records)} COCO RLE masks) and {out / 'overlay.png'}")
     return 0

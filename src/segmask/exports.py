@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import shapely
 from pycocotools import _mask as _pycocotools_mask
@@ -36,7 +37,7 @@ from .postprocess import masks_to_polygons
 from .predictions import Predictions
 from .raster import Rule
 
-__all__ = ["coco_polygons", "from_coco", "to_coco", "to_coco_results"]
+__all__ = ["coco_polygons", "from_coco", "from_png", "from_yolo", "to_coco", "to_coco_results", "to_png", "to_yolo"]
 
 Item = tuple[str, Predictions]
 
@@ -308,3 +309,160 @@ def _shape(k: int, ann: Mapping[str, Any]) -> Any:
 
 def _with_shapes(preds: Predictions, shapes: tuple[Any, ...]) -> Predictions:
     return dataclasses.replace(preds, _polygons=shapes, rule="coco")
+
+
+# --- YOLO segmentation labels ---------------------------------------------------------------
+
+
+def to_yolo(
+    items: Iterable[Item],
+    out_dir: str | os.PathLike[str],
+    categories: Sequence[str] | None = None,
+    rule: Rule | None = None,
+) -> dict[str, Any]:
+    """Write YOLO segmentation labels: one ``<stem>.txt`` per image and ``classes.txt``.
+
+    Each line is ``class x1 y1 x2 y2 ...``, coordinates divided by the image's
+    width and height, in COCO's continuous coordinates. Each mask is written
+    as the polygon that pycocotools' rule (which is also how YOLO tools fill
+    these polygons) turns back into exactly its pixels. A YOLO line holds one
+    ring, so a mask with holes or several parts is written as the outline of
+    its largest part: the report counts those as ``approximate``.
+
+    Returns
+    -------
+    dict
+        ``files``, ``exact``, ``approximate``, ``without_mask`` and ``names``
+        (the class of each id).
+    """
+    pairs = _items(items)
+    names = [c["name"] for c in _categories(pairs, categories)]
+    ids = {n: k for k, n in enumerate(names)}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    exact = approximate = without = 0
+    for k, (file_name, preds) in enumerate(pairs):
+        if preds.image_size is None:
+            raise InputError(f"items[{k}] ({file_name!r}) has no image size: set it before exporting")
+        h, w = preds.image_size
+        keep = np.flatnonzero(preds.has_mask)
+        without += len(preds) - len(keep)
+        lines = []
+        if keep.size:
+            chosen = preds[keep]
+            masks = chosen.masks(rule=rule)
+            polys = coco_polygons(masks)
+            for j, name in enumerate(chosen.class_name.tolist()):
+                if name not in ids:
+                    raise InputError(f"items[{k}] ({file_name!r}) has class {name!r}, which is not in categories")
+                flat = polys[j][0] if polys[j] is not None else _largest_outline(masks[j])
+                if flat is None:
+                    continue
+                exact += polys[j] is not None
+                approximate += polys[j] is None
+                xy = np.asarray(flat, dtype=np.float64).reshape(-1, 2) / (w, h)
+                lines.append(f"{ids[name]} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
+        _write_text(out / f"{Path(file_name).stem}.txt", "\n".join(lines) + ("\n" if lines else ""))
+    _write_text(out / "classes.txt", "\n".join(names) + "\n")
+    return {"files": len(pairs), "exact": exact, "approximate": approximate, "without_mask": without, "names": names}
+
+
+def _largest_outline(mask: Masks) -> list[float] | None:
+    """The pixel outline of a mask's largest part (COCO coordinates), holes ignored."""
+    [parts] = masks_to_polygons(mask)
+    if not parts:
+        return None
+    part = max(parts, key=lambda p: p.area)
+    moved = shapely.transform(shapely.Polygon(part.exterior), lambda c: c + 0.5)
+    grown = shapely.union(
+        shapely.buffer(moved, 0.5, join_style="mitre", mitre_limit=1.5),
+        shapely.buffer(moved.exterior, 0.5, quad_segs=1),
+    )
+    biggest = max(shapely.get_parts(grown), key=lambda g: g.area)
+    return np.asarray(biggest.exterior.coords)[:-1].ravel().tolist()
+
+
+def from_yolo(
+    source: str | os.PathLike[str], image_size: tuple[int, int], names: Sequence[str] | None = None
+) -> Predictions:
+    """Read one YOLO segmentation label file into Predictions (filled by pycocotools' rule).
+
+    A line with an odd number of values after the class carries a confidence
+    last (as YOLO tools write predictions); otherwise the confidence is 1.
+
+    Raises
+    ------
+    ResponseFormatError
+        Naming the file and line.
+    """
+    h, w = _validate.image_size(image_size)
+    path = Path(source)
+    predictions = []
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {line_no}"
+        try:
+            values = [float(v) for v in line.split()]
+        except ValueError:
+            raise ResponseFormatError(f"{where}: expected numbers, got {line[:40]!r}") from None
+        cls, rest = values[0], values[1:]
+        if cls != int(cls) or cls < 0:
+            raise ResponseFormatError(f"{where}: the class {cls:g} is not a non-negative integer")
+        conf = 1.0
+        if len(rest) % 2:
+            conf, rest = rest[-1], rest[:-1]
+        if len(rest) < 6:
+            raise ResponseFormatError(f"{where}: a polygon needs 3 or more x, y pairs, got {len(rest) // 2}")
+        xy = np.array(rest).reshape(-1, 2) * (w, h)
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        name = names[int(cls)] if names is not None and int(cls) < len(names) else str(int(cls))
+        predictions.append({"x": float(lo[0] + hi[0]) / 2, "y": float(lo[1] + hi[1]) / 2,
+                            "width": float(hi[0] - lo[0]), "height": float(hi[1] - lo[1]),
+                            "confidence": conf, "class": name, "class_id": int(cls),
+                            "points": [{"x": float(x), "y": float(y)} for x, y in xy]})  # fmt: skip
+    preds = Predictions._parse({"predictions": predictions, "image": {"width": w, "height": h}}, f"{path.name}: ")
+    return dataclasses.replace(preds, rule="coco")
+
+
+# --- instance-id PNG masks -------------------------------------------------------------------
+
+
+def to_png(items: Iterable[Item], out_dir: str | os.PathLike[str], rule: Rule | None = None) -> dict[str, Any]:
+    """Write one instance-id PNG per image: prediction ``i`` has value ``i + 1``, 0 is background.
+
+    8-bit, or 16-bit for more than 255 instances. Where masks overlap the
+    later prediction wins; the report counts the pixels that were overwritten.
+    """
+    pairs = _items(items)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    overwritten = 0
+    for k, (file_name, preds) in enumerate(pairs):
+        if preds.image_size is None:
+            raise InputError(f"items[{k}] ({file_name!r}) has no image size: set it before exporting")
+        labels, lost = preds.masks(rule=rule).to_labels()
+        overwritten += lost
+        _, png = cv2.imencode(".png", labels)
+        _write_bytes(out / f"{Path(file_name).stem}.png", png.tobytes())
+    return {"files": len(pairs), "overwritten_pixels": overwritten}
+
+
+def from_png(source: str | os.PathLike[str]) -> tuple[Masks, np.ndarray]:
+    """Read an instance-id PNG: one mask per id present, and the ids (see :meth:`Masks.from_labels`)."""
+    data = np.frombuffer(Path(source).read_bytes(), np.uint8)
+    labels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if labels is None or labels.ndim != 2:
+        raise InputError(f"{os.fspath(source)} is not a one-channel PNG of instance ids")
+    return Masks.from_labels(labels)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write atomically: a temporary file beside it, then a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    _write_bytes(path, text.encode())

@@ -39,6 +39,7 @@ from .rle import (
     runs_area,
     runs_boxes,
     strings_to_counts,
+    toggles_to_counts,
 )
 
 __all__ = ["RLE", "Masks", "decode", "encode"]
@@ -217,6 +218,65 @@ class Masks:
         parts = [dense[i, y0[i] : y1[i], x0[i] : x1[i]].T.ravel() for i in np.flatnonzero(full).tolist()]
         data = np.concatenate(parts) if parts else np.zeros(0, bool)
         return cls._from_crops((h, w), data, offsets_from_lengths(boxes[:, 2] * boxes[:, 3]), boxes)
+
+    @classmethod
+    def from_labels(cls, labels: ArrayLike) -> tuple[Masks, NDArray[np.int64]]:
+        """Masks from an instance-id image (0 is background), and the id of each mask.
+
+        Parameters
+        ----------
+        labels : (H, W) integer array
+            Pixel value ``k > 0`` belongs to instance ``k``.
+
+        Returns
+        -------
+        masks : Masks
+            One mask per id present, in increasing id order.
+        ids : (N,) int64
+
+        Examples
+        --------
+        >>> masks, ids = Masks.from_labels(np.array([[0, 2, 2], [5, 5, 0]]))
+        >>> ids.tolist(), masks.area.tolist()
+        ([2, 5], [2, 2])
+        """
+        a = np.asarray(labels)
+        if a.ndim != 2 or a.dtype.kind not in "iu" or 0 in a.shape:
+            raise MaskError(f"labels must be a non-empty (H, W) integer image, got shape {a.shape} of {a.dtype}")
+        if a.dtype.kind == "i" and (a < 0).any():
+            raise MaskError("labels must not be negative (0 is background)")
+        h, w = a.shape
+        flat = a.ravel(order="F").astype(np.int64)
+        # Runs of equal value, column-major: where the value changes.
+        starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]]))
+        values = flat[starts]
+        ends = np.append(starts[1:], flat.size)
+        fg = values > 0
+        ids, owner = np.unique(values[fg], return_inverse=True)
+        order = np.lexsort((starts[fg], owner))
+        owner, run_start, run_end = owner[order], starts[fg][order], ends[fg][order]
+        pos = np.stack([run_start, run_end], axis=1).ravel()
+        who = np.repeat(owner, 2)
+        return cls._from_runs((h, w), *toggles_to_counts(pos, who, len(ids), (h, w))), ids.astype(np.int64)
+
+    def to_labels(self) -> tuple[NDArray[np.integer], int]:
+        """An instance-id image: mask ``i`` has value ``i + 1`` (uint8, uint16 past 255 masks).
+
+        Where masks overlap, the later one wins; the second value counts the
+        pixels where an earlier mask was overwritten.
+        """
+        h, w = self.image_size
+        if len(self) > 65535:
+            raise MaskError(f"{len(self)} masks do not fit a 16-bit instance-id image (65535 at most)")
+        out = np.zeros((h, w), dtype=np.uint8 if len(self) <= 255 else np.uint16)
+        overwritten = 0
+        boxes = self._boxes()
+        for i, pixels in enumerate(self._crop_views()):
+            x, y = int(boxes[i, 0]), int(boxes[i, 1])
+            region = out[y : y + pixels.shape[0], x : x + pixels.shape[1]]
+            overwritten += int(np.count_nonzero(region[pixels]))
+            region[pixels] = i + 1
+        return out, overwritten
 
     @classmethod
     def from_rle(cls, rles: Sequence[RLE], image_size: tuple[int, int] | None = None) -> Masks:
