@@ -8,6 +8,7 @@
 
 from ._polygons import polygon_area
 from ._version import __version__
+from .draw import draw
 from .errors import (
     APIConnectionError,
     APIError,
@@ -63,6 +64,7 @@ __all__ = [
     "clip",
     "coco_polygons",
     "decode",
+    "draw",
     "encode",
     "evaluate",
     "from_coco",

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ._overlay import overlay
+from .draw import draw
 from .errors import SegmaskError
 from .exports import _write_bytes
 from .ops import iou
@@ -68,8 +68,7 @@ def demo(out: Path, rule: Rule) -> int:
     )
     if image is None:
         raise SegmaskError("the bundled sample.png could not be read: the installation is damaged")
-    labels = [f"{c} {s:.2f}" for c, s in zip(preds.class_name, preds.confidence, strict=True)]
-    _, png = cv2.imencode(".png", overlay(image, masks, preds.class_id.tolist(), labels))
+    _, png = cv2.imencode(".png", draw(image, preds))
     _write_bytes(out / "overlay.png", png.tobytes())
     print()
     print(f"Wrote {out / 'masks.json'} ({len(records)} COCO RLE masks) and {out / 'overlay.png'}")
