@@ -44,7 +44,7 @@ def test_demo_prints_the_table_and_writes_its_files(
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--rule", rule]) == 0
     printed = capsys.readouterr().out
-    records = json.loads((out / "masks.json").read_text())
+    records = json.loads((out / "coco.json").read_text())["annotations"]
     preds = sm.Predictions.from_response((resources.files("segmask") / "data" / "sample_response.json").read_bytes())
     masks = preds.masks(rule=rule)  # type: ignore[arg-type]
     assert [r["area"] for r in records] == masks.area.tolist()
@@ -68,7 +68,7 @@ def test_python_dash_m_runs_the_demo(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "d" / "masks.json").exists()
+    assert (tmp_path / "d" / "coco.json").exists()
 
 
 def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:

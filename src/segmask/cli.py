@@ -1,13 +1,15 @@
 """The ``segmask`` command line (also ``python -m segmask``).
 
-Commands wrap the public functions; errors print one line to stderr and exit
-with 2 for bad input.
+Every command wraps the public functions. Errors print one line to stderr,
+naming the file and the JSON path; the exit code is 2 for bad input and 1
+for failures (an image the API did not answer, a failed request).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -15,27 +17,44 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from .draw import draw
-from .errors import SegmaskError
-from .exports import _write_bytes
+from .errors import APIError, SegmaskError
+from .evaluate import METRICS, evaluate
+from .exports import _write_bytes, to_coco, to_coco_results, to_png, to_yolo
 from .ops import iou
+from .pipeline import image_name, records, response_files, write_coco
 from .predictions import Predictions
 from .raster import RULES, Rule
 
 __all__ = ["main"]
 
-_EPILOG_DEMO = """examples:
-  segmask demo                    # writes ./segmask-demo/masks.json and overlay.png
-  segmask demo --out /tmp/demo --rule coco
-"""
+
+class _Failed(Exception):
+    """Some inputs failed (exit 1); the details were printed."""
 
 
-def demo(out: Path, rule: Rule) -> int:
-    """Parse the bundled response, rasterize it, print a table and IoUs, write RLE JSON and an overlay."""
+def _read(path: Path) -> Predictions:
+    try:
+        preds = Predictions.from_response(path.read_bytes())
+    except SegmaskError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise SegmaskError(f"{path}: {exc.strerror}") from None
+    if not isinstance(preds, Predictions):
+        raise SegmaskError(f"{path}: holds a list of responses; one response per file, please")
+    return preds
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Parse the bundled response, rasterize it, print a table and IoUs, write COCO JSON and an overlay."""
     data = resources.files("segmask") / "data"
-    response = data / "sample_response.json"
-    preds = Predictions.from_response(response.read_bytes())
+    preds = Predictions.from_response((data / "sample_response.json").read_bytes())
+    rule: Rule = args.rule
     masks = preds.masks(rule=rule)
     h, w = masks.image_size
     print(f"segmask demo: the bundled sample response, {len(preds)} predictions on a {w}x{h} image, rule={rule!r}")
@@ -46,62 +65,224 @@ def demo(out: Path, rule: Rule) -> int:
         print(f"{i:>3}  {preds.class_name[i]:<8}{preds.confidence[i]:>11.3f}{masks.area[i]:>8}  [{box}]")
     matrix = iou(masks, masks)
     np.fill_diagonal(matrix, 0.0)
-    touching = np.flatnonzero((matrix > 0).any(axis=1))
+    touching = np.flatnonzero((matrix > 0).any(axis=1)).tolist()
     print()
-    if touching.size:
+    if touching:
         print("IoU of the instances that overlap:")
-        print("     " + "".join(f"{j:>8}" for j in touching.tolist()))
-        for i in touching.tolist():
-            row = "".join(f"{matrix[i, j]:>8.4f}" if i != j else f"{'-':>8}" for j in touching.tolist())
-            print(f"{i:>5}{row}")
+        print("     " + "".join(f"{j:>8}" for j in touching))
+        for i in touching:
+            print(f"{i:>5}" + "".join(f"{matrix[i, j]:>8.4f}" if i != j else f"{'-':>8}" for j in touching))
     else:
         print("No instances overlap.")
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    columns = (preds.class_name, preds.confidence, masks.area, masks.boxes.tolist(), masks.to_rle())
-    records = [
-        {"class": str(c), "confidence": float(s), "area": int(a), "bbox": b, "segmentation": r}
-        for c, s, a, b, r in zip(*columns, strict=True)
-    ]
-    _write_bytes(out / "masks.json", json.dumps(records, indent=1).encode())
-    image: np.ndarray | None = cv2.imdecode(
-        np.frombuffer((data / "sample.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR
-    )
-    if image is None:
-        raise SegmaskError("the bundled sample.png could not be read: the installation is damaged")
-    _, png = cv2.imencode(".png", draw(image, preds))
+    coco = to_coco([("sample.png", preds)], segmentation="rle", rule=rule)
+    _write_bytes(out / "coco.json", json.dumps(coco, indent=1).encode())
+    image = cv2.imdecode(np.frombuffer((data / "sample.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    if image is None:  # pragma: no cover - the installed package is damaged
+        raise SegmaskError("the bundled sample.png could not be read")
+    _, png = cv2.imencode(".png", draw(np.asarray(image, dtype=np.uint8), preds))
     _write_bytes(out / "overlay.png", png.tobytes())
     print()
-    print(f"Wrote {out / 'masks.json'} ({len(records)} COCO RLE masks) and {out / 'overlay.png'}")
-    return 0
+    print(
+        f"Wrote {out / 'coco.json'} (COCO instances, {len(coco['annotations'])} masks as RLE) and {out / 'overlay.png'}"
+    )
+
+
+def cmd_fetch(args: argparse.Namespace) -> None:
+    """Responses for images, one JSON per image in --out, named after the image."""
+    from .fetch import RoboflowClient
+
+    client = RoboflowClient(api_url=args.api_url, retries=args.retries, max_connections=max(args.workers, 1))
+    images = [str(p) for p in args.images]
+    params: dict[str, str | int | float | bool] = {}
+    if args.max_detections is not None:
+        params["max_detections"] = args.max_detections
+    results = client.infer_many(
+        images, args.model, workers=args.workers, progress=not args.no_progress,
+        confidence=args.confidence, overlap=args.overlap, **params,
+    )  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for image, result in zip(images, results, strict=True):
+        if isinstance(result, Exception):
+            failed.append((image, result))
+            continue
+        name = image.rstrip("/").rsplit("/", 1)[-1] if "://" in image else Path(image).name
+        _write_bytes(args.out / f"{name}.json", json.dumps(result.to_dict()).encode())
+    print(f"segmask fetch: {len(images) - len(failed)} of {len(images)} responses written to {args.out}")
+    for image, exc in failed:
+        print(f"segmask: failed: {image}: {exc}", file=sys.stderr)
+    if failed:
+        if all(not isinstance(exc, APIError) for _, exc in failed):
+            raise SegmaskError(f"{len(failed)} images could not be used")
+        raise _Failed
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    """Response files (or folders of them) to COCO, COCO results, YOLO labels or PNG masks."""
+    paths = response_files(args.responses)
+    rule: Rule | None = args.rule
+    if args.to == "coco":
+        stream = records(paths, rule, args.segmentation, args.workers)
+        bar = tqdm(stream, total=len(paths), unit="file", disable=args.no_progress, desc="segmask convert")
+        summary = write_coco(bar, args.out)
+        print(f"segmask convert: {summary['images']} images, {summary['annotations']} annotations, "
+              f"{summary['categories']} categories written to {args.out}")  # fmt: skip
+        return
+    items = [(image_name(p), _read(p)) for p in tqdm(paths, unit="file", disable=args.no_progress)]
+    if args.to == "coco-results":
+        if args.gt is None:
+            raise SegmaskError("--to coco-results needs --gt GT.json, for the image and category ids")
+        gt = json.loads(Path(args.gt).read_bytes())
+        image_ids = {str(im["file_name"]): im["id"] for im in gt["images"]}
+        results = to_coco_results(items, image_ids, gt["categories"], rule=rule)
+        _write_bytes(Path(args.out), json.dumps(results).encode())
+        print(f"segmask convert: {len(results)} results written to {args.out}")
+    elif args.to == "yolo":
+        report = to_yolo(items, args.out, rule=rule)
+        print(f"segmask convert: {report['files']} label files written to {args.out} "
+              f"({report['exact']} exact polygons, {report['approximate']} approximated)")  # fmt: skip
+    else:
+        report = to_png(items, args.out, rule=rule)
+        print(f"segmask convert: {report['files']} PNG masks written to {args.out} "
+              f"({report['overwritten_pixels']} overlapping pixels went to the later instance)")  # fmt: skip
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """COCO metrics of predictions against ground truth."""
+    pred = Path(args.pred)
+    predictions = [(image_name(p), _read(p)) for p in response_files([pred])] if pred.is_dir() else pred
+    result = evaluate(args.gt, predictions, iou_type=args.iou_type, backend=args.backend)
+    width = max(len(k) for k in METRICS)
+    for k in METRICS:
+        print(f"{k:<{width}}  {result[k]:.4f}")
+    print()
+    print("AP per class:")
+    for name, ap in sorted(result["per_class"].items()):
+        print(f"  {name:<20} {ap:.4f}")
+
+
+def cmd_iou(args: argparse.Namespace) -> None:
+    """The IoU matrix of two responses of one image."""
+    a, b = _read(args.a), _read(args.b)
+    size = a.image_size or b.image_size
+    if size is None:
+        raise SegmaskError(f"{args.a}: the response has no image size")
+    matrix = iou(a.masks(rule=args.rule, image_size=size), b.masks(rule=args.rule, image_size=size))
+    print(f"IoU, rows: {args.a} ({len(a)}), columns: {args.b} ({len(b)})")
+    print("      " + "".join(f"{j:>8}" for j in range(len(b))))
+    for i, row in enumerate(matrix):
+        print(f"{i:>5} " + "".join(f"{v:>8.4f}" for v in row))
+
+
+def cmd_validate(args: argparse.Namespace) -> None:
+    """The problems of every polygon in response files."""
+    bad = 0
+    for path in response_files(args.responses):
+        preds = _read(path)
+        for check in preds.validate(rule=args.rule):
+            if not check.ok and check.problems != ("no_polygon",):
+                bad += 1
+                print(f"{path}: predictions[{check.index}]: {str(check).split(': ', 1)[1]}")
+    print(f"segmask validate: {bad} predictions with problems")
+    if bad:
+        raise _Failed
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+
+_EXAMPLES = {
+    "demo": "  segmask demo                      # ./segmask-demo/coco.json and overlay.png\n"
+    "  segmask demo --out /tmp/d --rule coco",
+    "fetch": "  export ROBOFLOW_API_KEY=...\n  segmask fetch photos/*.jpg --model your-model/42 --out responses/\n"
+    "  segmask fetch https://example.com/a.jpg --model your-model/42 --confidence 0.5 --out responses/",
+    "convert": "  segmask convert responses/ --to coco --out dataset.json --workers 8\n"
+    "  segmask convert responses/ --to coco-results --gt gt.json --out results.json\n"
+    "  segmask convert responses/*.json --to yolo --out labels/\n"
+    "  segmask convert responses/ --to png --out masks/",
+    "eval": "  segmask eval --gt gt.json --pred results.json\n  segmask eval --gt gt.json --pred responses/",
+    "iou": "  segmask iou model_a/photo.jpg.json model_b/photo.jpg.json",
+    "validate": "  segmask validate responses/",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="segmask", description="Instance-segmentation predictions to masks and numbers you can trust."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser(
-        "demo",
-        help="run the main job on the bundled sample (no network, no key)",
-        description="Parse the bundled response, rasterize it, print a table and the IoU of overlapping "
-        "instances, and write the masks as COCO RLE JSON and an overlay PNG.",
-        epilog=_EPILOG_DEMO,
+        prog="segmask",
+        description="Instance-segmentation predictions to masks and numbers you can trust.",
+        epilog="examples:\n" + "\n".join(_EXAMPLES.values()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, epilog="examples:\n" + _EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+
+    p = command("demo", "run the main job on the bundled sample (no network, no key)")
     p.add_argument("--out", type=Path, default=Path("segmask-demo"), help="output folder (default: ./segmask-demo)")
     p.add_argument("--rule", choices=RULES, default="contour", help="rasterization rule (default: contour)")
+    p.set_defaults(run=cmd_demo)
+
+    p = command("fetch", "get responses from the hosted API, one JSON per image (key from ROBOFLOW_API_KEY)")
+    p.add_argument("images", nargs="+", help="image files or http(s) URLs")
+    p.add_argument("--model", required=True, help="project/version, e.g. your-model/42")
+    p.add_argument("--out", type=Path, required=True, help="folder for the responses")
+    p.add_argument("--confidence", type=float, default=0.4, help="a fraction in [0, 1] (default 0.4)")
+    p.add_argument("--overlap", type=float, default=0.3, help="a fraction in [0, 1] (default 0.3)")
+    p.add_argument("--max-detections", type=int, default=None)
+    p.add_argument("--api-url", default="https://serverless.roboflow.com")
+    p.add_argument("--workers", type=int, default=8, help="requests in flight (default 8)")
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=cmd_fetch)
+
+    p = command("convert", "convert response files to COCO, COCO results, YOLO labels or PNG masks")
+    p.add_argument("responses", nargs="+", type=Path, help="response JSON files or folders of them")
+    p.add_argument("--to", required=True, choices=("coco", "coco-results", "yolo", "png"))
+    p.add_argument("--out", type=Path, required=True, help="a file (coco, coco-results) or a folder (yolo, png)")
+    p.add_argument("--rule", choices=RULES, default=None, help="how polygons are filled (default: contour)")
+    p.add_argument("--segmentation", choices=("polygon", "rle"), default="polygon", help="for --to coco")
+    p.add_argument("--gt", type=Path, default=None, help="ground truth, for --to coco-results")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=cmd_convert)
+
+    p = command("eval", "COCO metrics of predictions against ground truth")
+    p.add_argument("--gt", type=Path, required=True, help="COCO instances file")
+    p.add_argument("--pred", type=Path, required=True, help="COCO results file, or a folder of responses")
+    p.add_argument("--iou-type", choices=("segm", "bbox"), default="segm")
+    p.add_argument("--backend", choices=("pycocotools", "faster_coco_eval"), default="pycocotools")
+    p.set_defaults(run=cmd_eval)
+
+    p = command("iou", "the IoU matrix of the instances of two responses of one image")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.add_argument("--rule", choices=RULES, default="contour")
+    p.set_defaults(run=cmd_iou)
+
+    p = command("validate", "print the problems of every polygon in response files")
+    p.add_argument("responses", nargs="+", type=Path, help="response JSON files or folders of them")
+    p.add_argument("--rule", choices=RULES, default="contour")
+    p.set_defaults(run=cmd_validate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            return demo(args.out, args.rule)
+        args.run(args)
+    except _Failed:
+        return 1
+    except APIError as exc:
+        print(f"segmask: failed: {exc}", file=sys.stderr)
+        return 1
     except SegmaskError as exc:
         print(f"segmask: error: {exc}", file=sys.stderr)
         return 2
-    return 1  # pragma: no cover - argparse rejects unknown commands
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

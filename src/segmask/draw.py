@@ -74,7 +74,7 @@ def draw(
     texts = default if labels is True else list(labels) if labels else []
     if texts and len(texts) != len(ms):
         raise InputError(f"labels has {len(texts)} texts for {len(ms)} masks")
-    out = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img.copy()
+    out: NDArray[np.uint8] = np.asarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img.copy())
     boxes = ms._boxes()
     for i, pixels in enumerate(ms._crop_views()):
         if not pixels.size:

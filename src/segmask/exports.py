@@ -355,11 +355,12 @@ def to_yolo(
             for j, name in enumerate(chosen.class_name.tolist()):
                 if name not in ids:
                     raise InputError(f"items[{k}] ({file_name!r}) has class {name!r}, which is not in categories")
-                flat = polys[j][0] if polys[j] is not None else _largest_outline(masks[j])
+                poly = polys[j]
+                flat = poly[0] if poly is not None else _largest_outline(masks[j])
                 if flat is None:
                     continue
-                exact += polys[j] is not None
-                approximate += polys[j] is None
+                exact += poly is not None
+                approximate += poly is None
                 xy = np.asarray(flat, dtype=np.float64).reshape(-1, 2) / (w, h)
                 lines.append(f"{ids[name]} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
         _write_text(out / f"{Path(file_name).stem}.txt", "\n".join(lines) + ("\n" if lines else ""))

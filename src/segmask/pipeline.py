@@ -1,0 +1,157 @@
+"""Whole folders of responses: one function per file, and writers that stream.
+
+What :mod:`segmask.cli` (``segmask convert``) and :mod:`segmask.dask` share:
+
+* :func:`coco_record` turns one response file into its COCO image and
+  annotations (class names, not ids yet): a pure function of the file, so it
+  runs in a worker process or on a Dask worker;
+* :func:`write_coco` streams records to a COCO file: annotations go to a
+  spool file as they come, categories (sorted class names) are fixed at the
+  end, and the file appears whole or not at all (temporary file, then rename).
+  Memory stays flat in the number of files.
+
+An image's ``file_name`` is the response file's name less ``.json``:
+``segmask fetch`` names responses after their images (``photo.jpg.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, SegmaskError
+from .exports import coco_polygons
+from .predictions import Predictions
+from .raster import Rule
+
+__all__ = ["CocoRecord", "coco_record", "response_files", "write_coco"]
+
+
+@dataclass(frozen=True, slots=True)
+class CocoRecord:
+    """One image of a COCO file: its entry and its annotations (with ``category`` names)."""
+
+    file_name: str
+    height: int
+    width: int
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    without_mask: int = 0
+
+
+def response_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given, and the ``*.json`` files of folders (sorted), in order."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.glob("*.json") if q.is_file()))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder")
+    return out
+
+
+def image_name(path: Path) -> str:
+    """``photo.jpg.json`` -> ``photo.jpg``; ``photo.json`` -> ``photo``."""
+    return path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+
+
+def coco_record(path: str | os.PathLike[str], rule: Rule | None = None, segmentation: str = "polygon") -> CocoRecord:
+    """One response file -> its COCO image and annotations.
+
+    Raises
+    ------
+    SegmaskError
+        Its message starts with the file's path.
+    """
+    p = Path(path)
+    try:
+        preds = Predictions.from_response(p.read_bytes())
+        if not isinstance(preds, Predictions):
+            raise InputError("holds a list of responses; convert wants one response per file")
+        if preds.image_size is None:
+            raise InputError("the response has no 'image' size")
+        h, w = preds.image_size
+        keep = preds.has_mask
+        chosen = preds[keep]
+        masks = chosen.masks(rule=rule)
+        rles = masks.to_rle()
+        polys = coco_polygons(masks) if segmentation == "polygon" else [None] * len(masks)
+        annotations = [
+            {"category": name, "segmentation": poly if poly is not None else rle, "area": int(area),
+             "bbox": [float(v) for v in box], "iscrowd": 0}
+            for name, area, box, rle, poly in zip(
+                chosen.class_name.tolist(), masks.area.tolist(), masks.boxes, rles, polys, strict=True
+            )
+        ]  # fmt: skip
+    except SegmaskError as exc:
+        raise type(exc)(f"{p}: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{p}: {exc.strerror}") from None
+    return CocoRecord(image_name(p), h, w, annotations, int((~keep).sum()))
+
+
+def write_coco(records: Iterable[CocoRecord], out: str | os.PathLike[str]) -> dict[str, Any]:
+    """Stream records into a COCO instances file, written atomically.
+
+    Categories are the class names seen, sorted, with ids 1, 2, ...; images
+    get ids in the order of the records. Returns a summary.
+    """
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    names: set[str] = set()
+    images: list[dict[str, Any]] = []
+    without = 0
+    fd, spool_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".spool")
+    tmp_name = ""
+    try:
+        with os.fdopen(fd, "w") as spool:
+            for record in records:
+                image_id = len(images) + 1
+                images.append({"id": image_id, "file_name": record.file_name, "height": record.height,
+                               "width": record.width})  # fmt: skip
+                without += record.without_mask
+                for ann in record.annotations:
+                    names.add(ann["category"])
+                    spool.write(json.dumps({**ann, "image_id": image_id}) + "\n")
+        categories = [{"id": k + 1, "name": n, "supercategory": ""} for k, n in enumerate(sorted(names))]
+        ids = {c["name"]: c["id"] for c in categories}
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        count = 0
+        with os.fdopen(fd, "w") as f, open(spool_name) as spool:
+            f.write('{"images": ' + json.dumps(images) + ', "categories": ' + json.dumps(categories))
+            f.write(', "annotations": [')
+            for count, line in enumerate(spool, start=1):
+                ann = json.loads(line)
+                ann["category_id"] = ids[ann.pop("category")]
+                ann["id"] = count
+                f.write(("," if count > 1 else "") + json.dumps(ann))
+            f.write("]}\n")
+        os.replace(tmp_name, target)
+        tmp_name = ""
+    finally:
+        Path(spool_name).unlink(missing_ok=True)
+        if tmp_name:
+            Path(tmp_name).unlink(missing_ok=True)
+    return {"images": len(images), "annotations": count, "categories": len(categories), "without_mask": without}
+
+
+def records(paths: list[Path], rule: Rule | None, segmentation: str, workers: int) -> Iterator[CocoRecord]:
+    """:func:`coco_record` over the files, in order, on ``workers`` processes."""
+    if workers <= 1:
+        for p in paths:
+            yield coco_record(p, rule, segmentation)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_record_args, [(p, rule, segmentation) for p in paths], chunksize=16)
+
+
+def _record_args(args: tuple[Path, Rule | None, str]) -> CocoRecord:
+    return coco_record(*args)
