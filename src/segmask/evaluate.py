@@ -65,7 +65,10 @@ def evaluate(
         The 12 numbers under ``METRICS`` (``AP``, ``AP50``, ..., ``ARl``), as
         COCOeval's ``stats`` gives them (-1 where there is nothing to
         measure), and ``per_class``: class name -> AP at IoU 0.50:0.95 over
-        all areas and 100 detections (-1 for a class without ground truth).
+        all areas and 100 detections (-1 for a class without ground truth),
+        and ``pr_curve``: ``recall`` (COCOeval's 101 points), ``precision_50``
+        (at IoU 0.5) and ``precision`` (over IoU 0.50:0.95), each averaged
+        over the classes that have ground truth (-1 where none has).
     """
     iou_type = _validate.choice("iou_type", iou_type, ("segm", "bbox"))
     backend = _validate.choice("backend", backend, ("pycocotools", "faster_coco_eval"))
@@ -104,7 +107,22 @@ def evaluate(
         p = p[p > -1]
         per_class[str(coco_gt.cats[cat_id]["name"])] = float(np.mean(p)) if p.size else -1.0
     out["per_class"] = per_class
+    out["pr_curve"] = {
+        "recall": [float(r) for r in evaluator.params.recThrs],
+        "precision_50": _mean_valid(precision[0, :, :, 0, -1]),
+        "precision": _mean_valid(
+            precision[:, :, :, 0, -1].transpose(1, 0, 2).reshape(len(evaluator.params.recThrs), -1)
+        ),
+    }
     return out
+
+
+def _mean_valid(p: np.ndarray) -> list[float]:
+    """Mean over the last axis, ignoring COCOeval's -1 (no ground truth)."""
+    valid = p > -1
+    sums = np.where(valid, p, 0.0).sum(axis=1)
+    counts = valid.sum(axis=1)
+    return [float(s / c) if c else -1.0 for s, c in zip(sums, counts, strict=True)]
 
 
 def _backend(name: str) -> tuple[Any, Any]:
