@@ -47,6 +47,8 @@ def coco_polygons(masks: Masks) -> list[list[list[float]] | None]:
 
     None where no single polygon does: a mask with holes or several parts,
     an empty mask, or one whose polygon fails the check against pycocotools.
+    Each mask is traced once with ``cv2.findContours``; only one-ring masks
+    go on to shapely.
 
     Examples
     --------
@@ -55,12 +57,24 @@ def coco_polygons(masks: Masks) -> list[list[list[float]] | None]:
     >>> coco_polygons(Masks.from_dense(m))
     [[[1.0, 1.0, 1.0, 3.0, 4.0, 3.0, 4.0, 1.0]]]
     """
-    shapes = masks_to_polygons(masks)
-    single = [i for i, parts in enumerate(shapes) if len(parts) == 1 and not parts[0].interiors]
     out: list[list[list[float]] | None] = [None] * len(masks)
+    single, rings = [], []
+    boxes = masks._boxes()
+    for i, pixels in enumerate(masks._crop_views()):
+        if not pixels.size:
+            continue
+        # One ring, no hole, no second part: else no single polygon holds the mask.
+        contours, _ = cv2.findContours(np.pad(pixels.astype(np.uint8), 1), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        if len(contours) == 1:
+            pts = contours[0][:, 0, :].astype(np.float64) + (boxes[i, :2] - 1)
+            rings.append(np.resize(pts, (max(len(pts), 3), 2)))
+            single.append(i)
     if not single:
         return out
-    polys = np.array([shapes[i][0] for i in single], dtype=object)
+    lengths = np.array([len(r) for r in rings])
+    polys = shapely.polygons(
+        shapely.linearrings(np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), lengths))
+    )
     moved = shapely.transform(polys, lambda c: c + 0.5)
     # The mitre limit keeps sharp corners from reaching a neighbouring pixel's centre.
     body = shapely.buffer(moved, 0.5, join_style="mitre", mitre_limit=1.5)

@@ -377,10 +377,17 @@ class Masks:
                 forms[key] = value
             elif key == "strings":
                 forms[key] = [value[i] for i in picks]
-            elif key in ("runs", "crops"):
+            elif key == "runs":
                 flat, offsets = value
                 lengths = np.diff(offsets)[sel]
                 forms[key] = (flat[concat_ranges(offsets[:-1][sel], lengths)], offsets_from_lengths(lengths))
+            elif key == "crops":
+                # Pixels: copied by slices, never through an index per pixel.
+                flat, offsets = value
+                lengths = np.diff(offsets)[sel]
+                pieces = [flat[offsets[i] : offsets[i + 1]] for i in picks]
+                data = np.concatenate(pieces) if pieces else np.zeros(0, bool)
+                forms[key] = (data, offsets_from_lengths(lengths))
             else:
                 forms[key] = value[sel]
         return Masks._make(self.image_size, len(sel), **forms)
@@ -445,9 +452,12 @@ class Masks:
     def _assemble(parts: Sequence[Masks], positions: Sequence[ArrayLike]) -> Masks:
         """One set in which mask ``j`` of ``parts[k]`` stands at ``positions[k][j]``."""
         order = np.concatenate([np.asarray(p, dtype=np.int64).reshape(-1) for p in positions])
+        joined = Masks.concatenate(parts)
+        if np.array_equal(order, np.arange(len(order))):
+            return joined
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return Masks.concatenate(parts)[inverse]
+        return joined[inverse]
 
     @staticmethod
     def concatenate(parts: Sequence[Masks]) -> Masks:
