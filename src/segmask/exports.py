@@ -37,7 +37,17 @@ from .postprocess import masks_to_polygons
 from .predictions import Predictions
 from .raster import Rule
 
-__all__ = ["coco_polygons", "from_coco", "from_png", "from_yolo", "to_coco", "to_coco_results", "to_png", "to_yolo"]
+__all__ = [
+    "coco_annotations",
+    "coco_polygons",
+    "from_coco",
+    "from_png",
+    "from_yolo",
+    "to_coco",
+    "to_coco_results",
+    "to_png",
+    "to_yolo",
+]
 
 Item = tuple[str, Predictions]
 
@@ -130,6 +140,26 @@ def _box_xywh(boxes: np.ndarray) -> list[list[float]]:
     return [[float(v) for v in b] for b in boxes]
 
 
+def coco_annotations(
+    preds: Predictions, rule: Rule | None = None, segmentation: str = "polygon"
+) -> tuple[list[dict[str, Any]], int]:
+    """One image's COCO annotations, with the class ``category`` name (ids come later), and how
+    many predictions had no mask (they are not written)."""
+    keep = preds.has_mask
+    chosen = preds[keep]
+    masks = chosen.masks(rule=rule)
+    rles = masks.to_rle()
+    polys = coco_polygons(masks) if segmentation == "polygon" else [None] * len(masks)
+    annotations = [
+        {"category": name, "segmentation": poly if poly is not None else rle, "area": int(area),
+         "bbox": [float(v) for v in box], "iscrowd": 0}
+        for name, area, box, rle, poly in zip(
+            chosen.class_name.tolist(), masks.area.tolist(), masks.boxes, rles, polys, strict=True
+        )
+    ]  # fmt: skip
+    return annotations, int((~keep).sum())
+
+
 def to_coco(
     items: Iterable[Item],
     categories: Sequence[str] | Sequence[Mapping[str, Any]] | None = None,
@@ -166,34 +196,22 @@ def to_coco(
     ids = _name_to_id(cats)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    skipped = polygons_written = rles_written = 0
+    skipped = 0
     for k, (file_name, preds) in enumerate(pairs):
         if preds.image_size is None:
             raise InputError(f"items[{k}] ({file_name!r}) has no image size: set it before exporting")
         h, w = preds.image_size
         image_id = k + 1
         images.append({"id": image_id, "file_name": str(file_name), "height": h, "width": w})
-        has = preds.has_mask
-        skipped += int((~has).sum())
-        keep = np.flatnonzero(has)
-        if not keep.size:
-            continue
-        chosen = preds[keep]
-        masks = chosen.masks(rule=rule)
-        rles = masks.to_rle()
-        polys = coco_polygons(masks) if mode == "polygon" else [None] * len(masks)
-        for j, (name, area, box) in enumerate(
-            zip(chosen.class_name.tolist(), masks.area.tolist(), _box_xywh(masks.boxes), strict=True)
-        ):
+        written, without = coco_annotations(preds, rule, mode)
+        skipped += without
+        for ann in written:
+            name = ann.pop("category")
             if name not in ids:
                 raise InputError(f"items[{k}] ({file_name!r}) has class {name!r}, which is not in categories")
-            seg: Any = polys[j] if polys[j] is not None else rles[j]
-            polygons_written += polys[j] is not None
-            rles_written += polys[j] is None
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": image_id, "category_id": ids[name],
-                "segmentation": seg, "area": int(area), "bbox": box, "iscrowd": 0,
-            })  # fmt: skip
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": ids[name], **ann})
+    polygons_written = sum(isinstance(a["segmentation"], list) for a in annotations)
+    rles_written = len(annotations) - polygons_written
     info = {"segmask": {"polygons": polygons_written, "rles": rles_written, "without_mask": skipped}}
     return {"info": info, "images": images, "annotations": annotations, "categories": cats}
 

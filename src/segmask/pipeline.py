@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, SegmaskError
-from .exports import coco_polygons
+from .exports import coco_annotations
 from .predictions import Predictions
 from .raster import Rule
 
@@ -77,23 +77,12 @@ def coco_record(path: str | os.PathLike[str], rule: Rule | None = None, segmenta
         if preds.image_size is None:
             raise InputError("the response has no 'image' size")
         h, w = preds.image_size
-        keep = preds.has_mask
-        chosen = preds[keep]
-        masks = chosen.masks(rule=rule)
-        rles = masks.to_rle()
-        polys = coco_polygons(masks) if segmentation == "polygon" else [None] * len(masks)
-        annotations = [
-            {"category": name, "segmentation": poly if poly is not None else rle, "area": int(area),
-             "bbox": [float(v) for v in box], "iscrowd": 0}
-            for name, area, box, rle, poly in zip(
-                chosen.class_name.tolist(), masks.area.tolist(), masks.boxes, rles, polys, strict=True
-            )
-        ]  # fmt: skip
+        annotations, without = coco_annotations(preds, rule, segmentation)
     except SegmaskError as exc:
         raise type(exc)(f"{p}: {exc}") from None
     except OSError as exc:
         raise InputError(f"{p}: {exc.strerror}") from None
-    return CocoRecord(image_name(p), h, w, annotations, int((~keep).sum()))
+    return CocoRecord(image_name(p), h, w, annotations, without)
 
 
 def write_coco(records: Iterable[CocoRecord], out: str | os.PathLike[str]) -> dict[str, Any]:
