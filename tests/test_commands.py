@@ -87,7 +87,8 @@ def test_iou_and_validate(responses: Path, capsys: pytest.CaptureFixture) -> Non
     [
         (["convert", "missing/", "--to", "coco", "--out", "x.json"], "segmask: error: missing: no such file or folder"),
         (["convert", "{bad}", "--to", "yolo", "--out", "y"], "predictions[0].confidence is 'high'"),
-        (["convert", "{bad}", "--to", "coco-results", "--out", "r.json"], "bad.json: predictions[0].confidence"),
+        (["convert", "{bad}", "--to", "coco-results", "--out", "r.json"], "--to coco-results needs --gt GT.json"),
+        (["convert", "{bad}", "--to", "png", "--out", "p", "--workers", "2"], "bad.json: predictions[0].confidence"),
         (["iou", "{bad}", "{bad}"], "bad.json: predictions[0].confidence is 'high'"),
     ],
 )

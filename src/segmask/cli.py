@@ -11,9 +11,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -22,29 +23,31 @@ from tqdm import tqdm
 from .draw import draw
 from .errors import APIError, SegmaskError
 from .evaluate import METRICS, evaluate
-from .exports import _write_bytes, to_coco, to_coco_results, to_png, to_yolo
+from .exports import _write_bytes, to_coco
 from .ops import iou
-from .pipeline import image_name, records, response_files, write_coco
+from .pipeline import (
+    class_names,
+    coco_record,
+    image_name,
+    parallel_map,
+    png_file,
+    read_response,
+    response_files,
+    results_file,
+    write_coco,
+    write_json_list,
+    yolo_file,
+)
 from .predictions import Predictions
 from .raster import RULES, Rule
 
 __all__ = ["main"]
 
+T = TypeVar("T")
+
 
 class _Failed(Exception):
     """Some inputs failed (exit 1); the details were printed."""
-
-
-def _read(path: Path) -> Predictions:
-    try:
-        preds = Predictions.from_response(path.read_bytes())
-    except SegmaskError as exc:
-        raise type(exc)(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise SegmaskError(f"{path}: {exc.strerror}") from None
-    if not isinstance(preds, Predictions):
-        raise SegmaskError(f"{path}: holds a list of responses; one response per file, please")
-    return preds
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -120,39 +123,59 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
-    """Response files (or folders of them) to COCO, COCO results, YOLO labels or PNG masks."""
+    """Response files (or folders of them) to COCO, COCO results, YOLO labels or PNG masks.
+
+    Every mode converts file by file on ``--workers`` processes and writes as
+    results come in order; single-file outputs appear whole or not at all.
+    """
     paths = response_files(args.responses)
     rule: Rule | None = args.rule
+
+    def progress(results: Iterable[T]) -> Iterable[T]:
+        bar: Iterable[T] = tqdm(
+            results, total=len(paths), unit="file", disable=args.no_progress, desc="segmask convert"
+        )
+        return bar
+
+    out = Path(args.out)
     if args.to == "coco":
-        stream = records(paths, rule, args.segmentation, args.workers)
-        bar = tqdm(stream, total=len(paths), unit="file", disable=args.no_progress, desc="segmask convert")
-        summary = write_coco(bar, args.out)
+        jobs = [(p, rule, args.segmentation) for p in paths]
+        summary = write_coco(progress(parallel_map(coco_record, jobs, args.workers)), out)
         print(f"segmask convert: {summary['images']} images, {summary['annotations']} annotations, "
-              f"{summary['categories']} categories written to {args.out}")  # fmt: skip
-        return
-    items = [(image_name(p), _read(p)) for p in tqdm(paths, unit="file", disable=args.no_progress)]
-    if args.to == "coco-results":
+              f"{summary['categories']} categories written to {out}")  # fmt: skip
+    elif args.to == "coco-results":
         if args.gt is None:
             raise SegmaskError("--to coco-results needs --gt GT.json, for the image and category ids")
         gt = json.loads(Path(args.gt).read_bytes())
         image_ids = {str(im["file_name"]): im["id"] for im in gt["images"]}
-        results = to_coco_results(items, image_ids, gt["categories"], rule=rule)
-        _write_bytes(Path(args.out), json.dumps(results).encode())
-        print(f"segmask convert: {len(results)} results written to {args.out}")
+        categories = {str(c["name"]): int(c["id"]) for c in gt["categories"]}
+        missing = [p for p in paths if image_name(p) not in image_ids]
+        if missing:
+            raise SegmaskError(f"{missing[0]}: {image_name(missing[0])!r} is not an image of {args.gt}")
+        jobs2 = [(p, int(image_ids[image_name(p)]), categories, rule) for p in paths]
+        count = write_json_list(progress(parallel_map(results_file, jobs2, args.workers)), out)
+        print(f"segmask convert: {count} results written to {out}")
     elif args.to == "yolo":
-        report = to_yolo(items, args.out, rule=rule)
-        print(f"segmask convert: {report['files']} label files written to {args.out} "
-              f"({report['exact']} exact polygons, {report['approximate']} approximated)")  # fmt: skip
+        names = class_names(paths)
+        out.mkdir(parents=True, exist_ok=True)
+        ids = {n: k for k, n in enumerate(names)}
+        counts = np.zeros(3, dtype=np.int64)
+        for c in progress(parallel_map(yolo_file, [(p, out, ids, rule) for p in paths], args.workers)):
+            counts += c
+        _write_bytes(out / "classes.txt", ("\n".join(names) + "\n").encode())
+        print(f"segmask convert: {len(paths)} label files written to {out} "
+              f"({counts[0]} exact polygons, {counts[1]} approximated)")  # fmt: skip
     else:
-        report = to_png(items, args.out, rule=rule)
-        print(f"segmask convert: {report['files']} PNG masks written to {args.out} "
-              f"({report['overwritten_pixels']} overlapping pixels went to the later instance)")  # fmt: skip
+        out.mkdir(parents=True, exist_ok=True)
+        lost = sum(progress(parallel_map(png_file, [(p, out, rule) for p in paths], args.workers)))
+        print(f"segmask convert: {len(paths)} PNG masks written to {out} "
+              f"({lost} overlapping pixels went to the later instance)")  # fmt: skip
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     """COCO metrics of predictions against ground truth."""
     pred = Path(args.pred)
-    predictions = [(image_name(p), _read(p)) for p in response_files([pred])] if pred.is_dir() else pred
+    predictions = [(image_name(p), read_response(p)) for p in response_files([pred])] if pred.is_dir() else pred
     result = evaluate(args.gt, predictions, iou_type=args.iou_type, backend=args.backend)
     width = max(len(k) for k in METRICS)
     for k in METRICS:
@@ -165,7 +188,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def cmd_iou(args: argparse.Namespace) -> None:
     """The IoU matrix of two responses of one image."""
-    a, b = _read(args.a), _read(args.b)
+    a, b = read_response(args.a), read_response(args.b)
     size = a.image_size or b.image_size
     if size is None:
         raise SegmaskError(f"{args.a}: the response has no image size")
@@ -180,7 +203,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
     """The problems of every polygon in response files."""
     bad = 0
     for path in response_files(args.responses):
-        preds = _read(path)
+        preds = read_response(path)
         for check in preds.validate(rule=args.rule):
             if not check.ok and check.problems != ("no_polygon",):
                 bad += 1

@@ -250,20 +250,32 @@ def to_coco_results(
             image_id = image_ids[file_name]
         else:
             image_id = image_ids[k]
-        keep = np.flatnonzero(preds.has_mask)
-        if not keep.size:
-            continue
-        if preds.image_size is None:
-            raise InputError(f"items[{k}] ({file_name!r}) has no image size: set it before exporting")
-        chosen = preds[keep]
-        masks = chosen.masks(rule=rule)
-        for name, score, box, rle in zip(
-            chosen.class_name.tolist(), chosen.confidence.tolist(), _box_xywh(masks.boxes), masks.to_rle(), strict=True
-        ):
-            if name not in ids:
-                raise InputError(f"items[{k}] ({file_name!r}) has class {name!r}, which the ground truth does not have")
-            out.append({"image_id": int(image_id), "category_id": int(ids[name]), "segmentation": rle,
-                        "bbox": box, "score": float(score)})  # fmt: skip
+        try:
+            out.extend(coco_results(preds, int(image_id), ids, rule))
+        except InputError as exc:
+            raise InputError(f"items[{k}] ({file_name!r}) {exc}") from None
+    return out
+
+
+def coco_results(
+    preds: Predictions, image_id: int, categories: Mapping[str, int], rule: Rule | None = None
+) -> list[dict[str, Any]]:
+    """One image's entries of a COCO results list (predictions with a mask)."""
+    keep = np.flatnonzero(preds.has_mask)
+    if not keep.size:
+        return []
+    if preds.image_size is None:
+        raise InputError("has no image size: set it before exporting")
+    chosen = preds[keep]
+    masks = chosen.masks(rule=rule)
+    out = []
+    for name, score, box, rle in zip(
+        chosen.class_name.tolist(), chosen.confidence.tolist(), _box_xywh(masks.boxes), masks.to_rle(), strict=True
+    ):
+        if name not in categories:
+            raise InputError(f"has class {name!r}, which the ground truth does not have")
+        out.append({"image_id": image_id, "category_id": int(categories[name]), "segmentation": rle,
+                    "bbox": box, "score": float(score)})  # fmt: skip
     return out
 
 
@@ -372,32 +384,46 @@ def to_yolo(
     ids = {n: k for k, n in enumerate(names)}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    exact = approximate = without = 0
+    totals = np.zeros(3, dtype=np.int64)
     for k, (file_name, preds) in enumerate(pairs):
-        if preds.image_size is None:
-            raise InputError(f"items[{k}] ({file_name!r}) has no image size: set it before exporting")
-        h, w = preds.image_size
-        keep = np.flatnonzero(preds.has_mask)
-        without += len(preds) - len(keep)
-        lines = []
-        if keep.size:
-            chosen = preds[keep]
-            masks = chosen.masks(rule=rule)
-            polys = coco_polygons(masks)
-            for j, name in enumerate(chosen.class_name.tolist()):
-                if name not in ids:
-                    raise InputError(f"items[{k}] ({file_name!r}) has class {name!r}, which is not in categories")
-                poly = polys[j]
-                flat = poly[0] if poly is not None else _largest_outline(masks[j])
-                if flat is None:
-                    continue
-                exact += poly is not None
-                approximate += poly is None
-                xy = np.asarray(flat, dtype=np.float64).reshape(-1, 2) / (w, h)
-                lines.append(f"{ids[name]} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
-        _write_text(out / f"{Path(file_name).stem}.txt", "\n".join(lines) + ("\n" if lines else ""))
+        try:
+            text, counts = yolo_labels(preds, ids, rule)
+        except InputError as exc:
+            raise InputError(f"items[{k}] ({file_name!r}) {exc}") from None
+        _write_text(out / f"{Path(file_name).stem}.txt", text)
+        totals += counts
     _write_text(out / "classes.txt", "\n".join(names) + "\n")
+    exact, approximate, without = (int(v) for v in totals)
     return {"files": len(pairs), "exact": exact, "approximate": approximate, "without_mask": without, "names": names}
+
+
+def yolo_labels(
+    preds: Predictions, ids: Mapping[str, int], rule: Rule | None = None
+) -> tuple[str, tuple[int, int, int]]:
+    """One image's YOLO label text, and its counts of (exact, approximate, without mask)."""
+    if preds.image_size is None:
+        raise InputError("has no image size: set it before exporting")
+    h, w = preds.image_size
+    keep = np.flatnonzero(preds.has_mask)
+    exact = approximate = 0
+    lines = []
+    if keep.size:
+        chosen = preds[keep]
+        masks = chosen.masks(rule=rule)
+        polys = coco_polygons(masks)
+        for j, name in enumerate(chosen.class_name.tolist()):
+            if name not in ids:
+                raise InputError(f"has class {name!r}, which is not in categories")
+            poly = polys[j]
+            flat = poly[0] if poly is not None else _largest_outline(masks[j])
+            if flat is None:
+                continue
+            exact += poly is not None
+            approximate += poly is None
+            xy = np.asarray(flat, dtype=np.float64).reshape(-1, 2) / (w, h)
+            lines.append(f"{ids[name]} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
+    text = "\n".join(lines) + ("\n" if lines else "")
+    return text, (exact, approximate, len(preds) - len(keep))
 
 
 def _largest_outline(mask: Masks) -> list[float] | None:
@@ -472,13 +498,22 @@ def to_png(items: Iterable[Item], out_dir: str | os.PathLike[str], rule: Rule | 
     out.mkdir(parents=True, exist_ok=True)
     overwritten = 0
     for k, (file_name, preds) in enumerate(pairs):
-        if preds.image_size is None:
-            raise InputError(f"items[{k}] ({file_name!r}) has no image size: set it before exporting")
-        labels, lost = preds.masks(rule=rule).to_labels()
+        try:
+            png, lost = png_labels(preds, rule)
+        except InputError as exc:
+            raise InputError(f"items[{k}] ({file_name!r}) {exc}") from None
         overwritten += lost
-        _, png = cv2.imencode(".png", labels)
-        _write_bytes(out / f"{Path(file_name).stem}.png", png.tobytes())
+        _write_bytes(out / f"{Path(file_name).stem}.png", png)
     return {"files": len(pairs), "overwritten_pixels": overwritten}
+
+
+def png_labels(preds: Predictions, rule: Rule | None = None) -> tuple[bytes, int]:
+    """One image's instance-id PNG, and the pixels overwritten where masks overlap."""
+    if preds.image_size is None:
+        raise InputError("has no image size: set it before exporting")
+    labels, lost = preds.masks(rule=rule).to_labels()
+    _, png = cv2.imencode(".png", labels)
+    return png.tobytes(), lost
 
 
 def from_png(source: str | os.PathLike[str]) -> tuple[Masks, np.ndarray]:

@@ -19,17 +19,32 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import InputError, SegmaskError
-from .exports import coco_annotations
+from .exports import _write_bytes, coco_annotations, coco_results, png_labels, yolo_labels
 from .predictions import Predictions
 from .raster import Rule
 
-__all__ = ["CocoRecord", "coco_record", "response_files", "write_coco"]
+__all__ = [
+    "CocoRecord",
+    "class_names",
+    "coco_record",
+    "parallel_map",
+    "png_file",
+    "read_response",
+    "response_files",
+    "results_file",
+    "write_coco",
+    "write_json_list",
+    "yolo_file",
+]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +85,14 @@ def coco_record(path: str | os.PathLike[str], rule: Rule | None = None, segmenta
         Its message starts with the file's path.
     """
     p = Path(path)
+    preds = read_response(p)
+    if preds.image_size is None:
+        raise InputError(f"{p}: the response has no 'image' size")
+    h, w = preds.image_size
     try:
-        preds = Predictions.from_response(p.read_bytes())
-        if not isinstance(preds, Predictions):
-            raise InputError("holds a list of responses; convert wants one response per file")
-        if preds.image_size is None:
-            raise InputError("the response has no 'image' size")
-        h, w = preds.image_size
         annotations, without = coco_annotations(preds, rule, segmentation)
     except SegmaskError as exc:
         raise type(exc)(f"{p}: {exc}") from None
-    except OSError as exc:
-        raise InputError(f"{p}: {exc.strerror}") from None
     return CocoRecord(image_name(p), h, w, annotations, without)
 
 
@@ -130,17 +141,97 @@ def write_coco(records: Iterable[CocoRecord], out: str | os.PathLike[str]) -> di
     return {"images": len(images), "annotations": count, "categories": len(categories), "without_mask": without}
 
 
-def records(paths: list[Path], rule: Rule | None, segmentation: str, workers: int) -> Iterator[CocoRecord]:
-    """:func:`coco_record` over the files, in order, on ``workers`` processes."""
+def parallel_map(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], workers: int) -> Iterator[T]:
+    """``fn(*job)`` for each job, in order, on ``workers`` processes (in this one for 1).
+
+    Jobs are handed out in chunks and results come back in order as they are
+    ready, so the caller can write them while the rest is computed.
+    """
     if workers <= 1:
-        for p in paths:
-            yield coco_record(p, rule, segmentation)
+        for job in jobs:
+            yield fn(*job)
         return
-    from concurrent.futures import ProcessPoolExecutor
-
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_record_args, [(p, rule, segmentation) for p in paths], chunksize=16)
+        yield from pool.map(_call, [(fn, job) for job in jobs], chunksize=16)
 
 
-def _record_args(args: tuple[Path, Rule | None, str]) -> CocoRecord:
-    return coco_record(*args)
+def _call(task: tuple[Callable[..., T], tuple[Any, ...]]) -> T:
+    fn, job = task
+    return fn(*job)
+
+
+def read_response(path: str | os.PathLike[str]) -> Predictions:
+    """One response file, with errors that start with its path."""
+    p = Path(path)
+    try:
+        preds = Predictions.from_response(p.read_bytes())
+    except SegmaskError as exc:
+        raise type(exc)(f"{p}: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{p}: {exc.strerror}") from None
+    if not isinstance(preds, Predictions):
+        raise InputError(f"{p}: holds a list of responses; one response per file, please")
+    return preds
+
+
+def class_names(paths: Sequence[Path]) -> list[str]:
+    """The class names in response files, sorted: a cheap first pass (no masks are made)."""
+    names: set[str] = set()
+    for p in paths:
+        try:
+            data = json.loads(p.read_bytes())
+        except (OSError, ValueError):
+            continue  # the real pass names the file and the problem
+        for pred in data.get("predictions", []) if isinstance(data, dict) else []:
+            if isinstance(pred, dict) and isinstance(pred.get("class"), str):
+                names.add(pred["class"])
+    return sorted(names)
+
+
+def yolo_file(path: Path, out_dir: Path, ids: dict[str, int], rule: Rule | None) -> tuple[int, int, int]:
+    """Write one response's YOLO label file; returns (exact, approximate, without mask)."""
+    try:
+        text, counts = yolo_labels(read_response(path), ids, rule)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    _write_bytes(out_dir / f"{Path(image_name(path)).stem}.txt", text.encode())
+    return counts
+
+
+def png_file(path: Path, out_dir: Path, rule: Rule | None) -> int:
+    """Write one response's instance-id PNG; returns the pixels overwritten by overlaps."""
+    try:
+        png, lost = png_labels(read_response(path), rule)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    _write_bytes(out_dir / f"{Path(image_name(path)).stem}.png", png)
+    return lost
+
+
+def results_file(path: Path, image_id: int, categories: dict[str, int], rule: Rule | None) -> list[dict[str, Any]]:
+    """One response's entries of a COCO results list."""
+    try:
+        return coco_results(read_response(path), image_id, categories, rule)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def write_json_list(items: Iterable[list[dict[str, Any]]], out: str | os.PathLike[str]) -> int:
+    """Stream lists of JSON objects into one JSON list, written atomically; returns the count."""
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    count = 0
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("[")
+            for chunk in items:
+                for item in chunk:
+                    f.write(("," if count else "") + json.dumps(item))
+                    count += 1
+            f.write("]\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count
