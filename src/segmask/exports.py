@@ -40,13 +40,16 @@ from .raster import Rule
 __all__ = [
     "coco_annotations",
     "coco_polygons",
+    "coco_results",
     "from_coco",
     "from_png",
     "from_yolo",
+    "png_labels",
     "to_coco",
     "to_coco_results",
     "to_png",
     "to_yolo",
+    "yolo_labels",
 ]
 
 Item = tuple[str, Predictions]

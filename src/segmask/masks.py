@@ -42,7 +42,13 @@ from .rle import (
     toggles_to_counts,
 )
 
-__all__ = ["RLE", "Masks", "decode", "encode"]
+__all__ = [
+    "RLE",
+    "Masks",
+    "as_masks",
+    "decode",
+    "encode",
+]
 
 #: A COCO RLE as segmask writes it: ``{"size": [h, w], "counts": str}``.
 RLE = dict[str, Any]

@@ -34,6 +34,7 @@ __all__ = [
     "CocoRecord",
     "class_names",
     "coco_record",
+    "image_name",
     "parallel_map",
     "png_file",
     "read_response",

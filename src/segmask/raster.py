@@ -40,7 +40,12 @@ from .errors import PolygonError
 from .masks import Masks
 from .rle import counts_to_strings, toggles_to_counts
 
-__all__ = ["RULES", "rasterize"]
+__all__ = [
+    "RULES",
+    "coco_strings",
+    "contour_crops",
+    "rasterize",
+]
 
 Rule = Literal["contour", "coco"]
 RULES: tuple[str, ...] = ("contour", "coco")

@@ -32,6 +32,8 @@ from ._ragged import item_ids, local_index, offsets_from_lengths, segment_sum
 from .errors import RLEError
 
 __all__ = [
+    "SET_OPS",
+    "combine_runs",
     "counts_to_crops",
     "counts_to_strings",
     "crops_to_counts",
@@ -39,6 +41,7 @@ __all__ = [
     "runs_area",
     "runs_boxes",
     "strings_to_counts",
+    "toggles_to_counts",
 ]
 
 _UINT32_MAX = 2**32 - 1
