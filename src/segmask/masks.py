@@ -13,7 +13,7 @@ only when asked, once:
 
 Memory grows with the instances' boundaries (runs) or pixels (crops), never
 with the image: on a 1920x1080 image, 100 instances of 200x200 px cost 4 MB
-as crops and about 0.2 MB as runs, and 207 MB as a dense ``(N, H, W)`` bool
+as crops and about 0.3 MB as runs, and 207 MB as a dense ``(N, H, W)`` bool
 stack, which appears only when asked for (:meth:`Masks.to_dense`).
 """
 
