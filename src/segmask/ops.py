@@ -50,7 +50,8 @@ def iou(
     >>> iou(m[:1], m[1:], iscrowd=[True])
     array([[1.]])
     """
-    ma, mb = as_masks(a, "a"), as_masks(b, "b")
+    ma = as_masks(a, "a")
+    mb = ma if b is a else as_masks(b, "b")  # iou(x, x): read x once
     na = 0 if ma is None else len(ma)
     nb = 0 if mb is None else len(mb)
     crowd = _crowd(iscrowd, nb)
