@@ -257,8 +257,10 @@ def test_backoff_grows_between_retries(server: FakeRoboflowServer) -> None:
     client_for(server, retries=3, backoff=0.1).infer(sample_image_path(), MODEL)
     r = server.requests
     gaps = [r[i + 1].started - r[i].finished for i in range(3)]
-    # waits are drawn from [b/2, b] with b = 0.1, 0.2, 0.4
-    assert 0.05 <= gaps[0] < 0.2 and 0.1 <= gaps[1] < 0.35 and 0.2 <= gaps[2] < 0.6
+    # Waits are drawn from [b/2, b] with b = 0.1, 0.2, 0.4: the lower bounds double
+    # (a busy machine can only lengthen a gap, so the upper bounds are loose).
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2
+    assert max(gaps) < 2.0
 
 
 def test_a_slow_reply_times_out_and_is_retried(server: FakeRoboflowServer) -> None:
