@@ -79,7 +79,7 @@ def test_iou_and_validate(responses: Path, capsys: pytest.CaptureFixture) -> Non
     printed = capsys.readouterr().out
     # the bow-tie crosses itself; the sample's star touches itself at its one-pixel tips
     assert "c.png.json: predictions[0]: self_intersection (Self-intersection at x=25, y=25)" in printed
-    assert "a.png.json: predictions[4]: self_intersection (Ring Self-intersection" in printed
+    assert "a.png.json: predictions[4]: self_touching (Ring Self-intersection" in printed
 
 
 @pytest.mark.parametrize(

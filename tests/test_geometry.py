@@ -34,6 +34,14 @@ def test_validate_names_each_problem(polygon: list, problems: tuple, reason: str
     assert check.reason == reason
 
 
+def test_a_ring_touching_itself_is_told_apart_from_one_crossing_itself() -> None:
+    tip = [[0, 0], [4, 0], [2, 2], [4, 4], [0, 4], [2, 2]]  # two lobes meeting at one vertex
+    touching, crossing = sm.validate([tip, BOWTIE])
+    assert touching.problems == ("self_touching",) and touching.reason == "Ring Self-intersection"
+    assert touching.location == (2.0, 2.0)
+    assert crossing.problems == ("self_intersection",) and crossing.reason == "Self-intersection"
+
+
 def test_validate_gives_shapely_location_of_self_intersection() -> None:
     [check] = sm.validate([BOWTIE])
     assert check.location == (2.0, 2.0)

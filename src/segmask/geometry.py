@@ -43,6 +43,7 @@ PROBLEMS = (
     "not_finite",
     "zero_area",
     "self_intersection",
+    "self_touching",
     "invalid",
     "outside_image",
     "partly_outside",
@@ -214,7 +215,11 @@ def validate(
         if why[k] != "Valid Geometry":
             reason, location = _split_reason(str(why[k]))
             reasons[i], locations[i] = reason, location
-            if "Self-intersection" in reason:
+            if reason.startswith("Ring Self-intersection"):
+                # The ring touches itself at a point (contours do at one-pixel
+                # tips): invalid for GEOS, harmless for the pixels.
+                problems[i].append("self_touching")
+            elif "Self-intersection" in reason:
                 problems[i].append("self_intersection")
             elif area[k] >= ZERO_AREA:
                 problems[i].append("invalid")
