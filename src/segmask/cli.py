@@ -20,10 +20,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ._io import atomic_write
 from .draw import draw
 from .errors import APIError, SegmaskError
 from .evaluate import METRICS, evaluate
-from .exports import _write_bytes, to_coco
+from .exports import to_coco
 from .ops import iou
 from .pipeline import (
     class_names,
@@ -80,12 +81,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     coco = to_coco([("sample.png", preds)], segmentation="rle", rule=rule)
-    _write_bytes(out / "coco.json", json.dumps(coco, indent=1).encode())
+    atomic_write(out / "coco.json", json.dumps(coco, indent=1).encode())
     image = cv2.imdecode(np.frombuffer((data / "sample.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR)
     if image is None:  # pragma: no cover - the installed package is damaged
         raise SegmaskError("the bundled sample.png could not be read")
     _, png = cv2.imencode(".png", draw(np.asarray(image, dtype=np.uint8), preds))
-    _write_bytes(out / "overlay.png", png.tobytes())
+    atomic_write(out / "overlay.png", png.tobytes())
     print()
     print(
         f"Wrote {out / 'coco.json'} (COCO instances, {len(coco['annotations'])} masks as RLE) and {out / 'overlay.png'}"
@@ -112,7 +113,7 @@ def cmd_fetch(args: argparse.Namespace) -> None:
             failed.append((image, result))
             continue
         name = image.rstrip("/").rsplit("/", 1)[-1] if "://" in image else Path(image).name
-        _write_bytes(args.out / f"{name}.json", json.dumps(result.to_dict()).encode())
+        atomic_write(args.out / f"{name}.json", json.dumps(result.to_dict()).encode())
     print(f"segmask fetch: {len(images) - len(failed)} of {len(images)} responses written to {args.out}")
     for image, exc in failed:
         print(f"segmask: failed: {image}: {exc}", file=sys.stderr)
@@ -162,7 +163,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
         counts = np.zeros(3, dtype=np.int64)
         for c in progress(parallel_map(yolo_file, [(p, out, ids, rule) for p in paths], args.workers)):
             counts += c
-        _write_bytes(out / "classes.txt", ("\n".join(names) + "\n").encode())
+        atomic_write(out / "classes.txt", ("\n".join(names) + "\n").encode())
         print(f"segmask convert: {len(paths)} label files written to {out} "
               f"({counts[0]} exact polygons, {counts[1]} approximated)")  # fmt: skip
     else:

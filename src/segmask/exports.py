@@ -31,6 +31,7 @@ import shapely
 from pycocotools import _mask as _pycocotools_mask
 
 from . import _validate
+from ._io import atomic_write
 from .errors import InputError, ResponseFormatError
 from .masks import Masks
 from .postprocess import masks_to_polygons
@@ -393,9 +394,9 @@ def to_yolo(
             text, counts = yolo_labels(preds, ids, rule)
         except InputError as exc:
             raise InputError(f"items[{k}] ({file_name!r}) {exc}") from None
-        _write_text(out / f"{Path(file_name).stem}.txt", text)
+        atomic_write(out / f"{Path(file_name).stem}.txt", text.encode())
         totals += counts
-    _write_text(out / "classes.txt", "\n".join(names) + "\n")
+    atomic_write(out / "classes.txt", ("\n".join(names) + "\n").encode())
     exact, approximate, without = (int(v) for v in totals)
     return {"files": len(pairs), "exact": exact, "approximate": approximate, "without_mask": without, "names": names}
 
@@ -506,7 +507,7 @@ def to_png(items: Iterable[Item], out_dir: str | os.PathLike[str], rule: Rule | 
         except InputError as exc:
             raise InputError(f"items[{k}] ({file_name!r}) {exc}") from None
         overwritten += lost
-        _write_bytes(out / f"{Path(file_name).stem}.png", png)
+        atomic_write(out / f"{Path(file_name).stem}.png", png)
     return {"files": len(pairs), "overwritten_pixels": overwritten}
 
 
@@ -526,14 +527,3 @@ def from_png(source: str | os.PathLike[str]) -> tuple[Masks, np.ndarray]:
     if labels is None or labels.ndim != 2:
         raise InputError(f"{os.fspath(source)} is not a one-channel PNG of instance ids")
     return Masks.from_labels(labels)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write atomically: a temporary file beside it, then a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode())

@@ -31,7 +31,6 @@ import numbers
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -47,6 +46,7 @@ from numpy.typing import NDArray
 from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 
+from ._io import atomic_write
 from ._version import __version__ as _version
 from .errors import (
     APIConnectionError,
@@ -541,13 +541,4 @@ def _load_cached(path: Path) -> Predictions | None:
 
 
 def _store(path: Path, data: Any) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(data).encode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(data).encode())

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._io import atomic_open, atomic_write
 from .errors import InputError, SegmaskError
-from .exports import _write_bytes, coco_annotations, coco_results, png_labels, yolo_labels
+from .exports import coco_annotations, coco_results, png_labels, yolo_labels
 from .predictions import Predictions
 from .raster import Rule
 
@@ -109,7 +110,6 @@ def write_coco(records: Iterable[CocoRecord], out: str | os.PathLike[str]) -> di
     images: list[dict[str, Any]] = []
     without = 0
     fd, spool_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".spool")
-    tmp_name = ""
     try:
         with os.fdopen(fd, "w") as spool:
             for record in records:
@@ -122,9 +122,8 @@ def write_coco(records: Iterable[CocoRecord], out: str | os.PathLike[str]) -> di
                     spool.write(json.dumps({**ann, "image_id": image_id}) + "\n")
         categories = [{"id": k + 1, "name": n, "supercategory": ""} for k, n in enumerate(sorted(names))]
         ids = {c["name"]: c["id"] for c in categories}
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         count = 0
-        with os.fdopen(fd, "w") as f, open(spool_name) as spool:
+        with atomic_open(target) as f, open(spool_name) as spool:
             f.write('{"images": ' + json.dumps(images) + ', "categories": ' + json.dumps(categories))
             f.write(', "annotations": [')
             for count, line in enumerate(spool, start=1):
@@ -133,12 +132,8 @@ def write_coco(records: Iterable[CocoRecord], out: str | os.PathLike[str]) -> di
                 ann["id"] = count
                 f.write(("," if count > 1 else "") + json.dumps(ann))
             f.write("]}\n")
-        os.replace(tmp_name, target)
-        tmp_name = ""
     finally:
         Path(spool_name).unlink(missing_ok=True)
-        if tmp_name:
-            Path(tmp_name).unlink(missing_ok=True)
     return {"images": len(images), "annotations": count, "categories": len(categories), "without_mask": without}
 
 
@@ -195,7 +190,7 @@ def yolo_file(path: Path, out_dir: Path, ids: dict[str, int], rule: Rule | None)
         text, counts = yolo_labels(read_response(path), ids, rule)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-    _write_bytes(out_dir / f"{Path(image_name(path)).stem}.txt", text.encode())
+    atomic_write(out_dir / f"{Path(image_name(path)).stem}.txt", text.encode())
     return counts
 
 
@@ -205,7 +200,7 @@ def png_file(path: Path, out_dir: Path, rule: Rule | None) -> int:
         png, lost = png_labels(read_response(path), rule)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-    _write_bytes(out_dir / f"{Path(image_name(path)).stem}.png", png)
+    atomic_write(out_dir / f"{Path(image_name(path)).stem}.png", png)
     return lost
 
 
@@ -219,20 +214,12 @@ def results_file(path: Path, image_id: int, categories: dict[str, int], rule: Ru
 
 def write_json_list(items: Iterable[list[dict[str, Any]]], out: str | os.PathLike[str]) -> int:
     """Stream lists of JSON objects into one JSON list, written atomically; returns the count."""
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     count = 0
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("[")
-            for chunk in items:
-                for item in chunk:
-                    f.write(("," if count else "") + json.dumps(item))
-                    count += 1
-            f.write("]\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out) as f:
+        f.write("[")
+        for chunk in items:
+            for item in chunk:
+                f.write(("," if count else "") + json.dumps(item))
+                count += 1
+        f.write("]\n")
     return count
