@@ -75,11 +75,9 @@ def draw(
     if texts and len(texts) != len(ms):
         raise InputError(f"labels has {len(texts)} texts for {len(ms)} masks")
     out: NDArray[np.uint8] = np.asarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img.copy())
-    boxes = ms._boxes()
-    for i, pixels in enumerate(ms._crop_views()):
+    for i, (pixels, x, y) in enumerate(ms._placed()):
         if not pixels.size:
             continue
-        x, y = int(boxes[i, 0]), int(boxes[i, 1])
         colour = _PALETTE[colour_ids[i] % len(_PALETTE)]
         region = out[y : y + pixels.shape[0], x : x + pixels.shape[1]]
         region[pixels] = (region[pixels] * (1 - alpha) + colour * alpha).astype(np.uint8)

@@ -31,8 +31,10 @@ import shapely
 from pycocotools import _mask as _pycocotools_mask
 
 from . import _validate
+from ._contours import flat_rings, trace
 from ._io import atomic_write
 from .errors import InputError, ResponseFormatError
+from .geometry import polygons_from_rings
 from .masks import Masks
 from .postprocess import masks_to_polygons
 from .predictions import Predictions
@@ -73,22 +75,14 @@ def coco_polygons(masks: Masks) -> list[list[list[float]] | None]:
     """
     out: list[list[list[float]] | None] = [None] * len(masks)
     single, rings = [], []
-    boxes = masks._boxes()
-    for i, pixels in enumerate(masks._crop_views()):
-        if not pixels.size:
-            continue
+    for i, traced, _ in trace(masks):
         # One ring, no hole, no second part: else no single polygon holds the mask.
-        contours, _ = cv2.findContours(np.pad(pixels.astype(np.uint8), 1), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-        if len(contours) == 1:
-            pts = contours[0][:, 0, :].astype(np.float64) + (boxes[i, :2] - 1)
-            rings.append(np.resize(pts, (max(len(pts), 3), 2)))
+        if len(traced) == 1:
+            rings.append(traced[0])
             single.append(i)
     if not single:
         return out
-    lengths = np.array([len(r) for r in rings])
-    polys = shapely.polygons(
-        shapely.linearrings(np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), lengths))
-    )
+    polys = polygons_from_rings(*flat_rings(rings))
     moved = shapely.transform(polys, lambda c: c + 0.5)
     # The mitre limit keeps sharp corners from reaching a neighbouring pixel's centre.
     body = shapely.buffer(moved, 0.5, join_style="mitre", mitre_limit=1.5)

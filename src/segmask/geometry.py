@@ -34,7 +34,17 @@ from ._polygons import as_polygon_batch
 from .errors import InputError
 from .raster import RULES, Rule
 
-__all__ = ["Parts", "PolygonCheck", "clip", "image_rect", "repair", "simplify", "to_shapely", "validate"]
+__all__ = [
+    "Parts",
+    "PolygonCheck",
+    "clip",
+    "image_rect",
+    "polygons_from_rings",
+    "repair",
+    "simplify",
+    "to_shapely",
+    "validate",
+]
 
 #: The problems :func:`validate` names.
 PROBLEMS = (
@@ -123,14 +133,23 @@ def to_shapely(polygons: Sequence[Any]) -> NDArray[np.object_]:
             out[i] = p
     if plain:
         coords, offsets = as_polygon_batch([polygons[i] for i in plain])
-        out[plain] = _build(coords, offsets)
+        out[plain] = polygons_from_rings(coords, offsets)
     return out
 
 
-def _build(coords: NDArray[np.float64], offsets: NDArray[np.int64]) -> NDArray[np.object_]:
+def polygons_from_rings(
+    coords: NDArray[np.float64], offsets: NDArray[np.int64], shells: NDArray[np.int64] | None = None
+) -> NDArray[np.object_]:
+    """Shapely polygons from rings kept flat, built in two calls.
+
+    Ring ``r`` is ``coords[offsets[r]:offsets[r + 1]]``. Without ``shells``
+    each ring is a polygon; with it, ``shells[r]`` is the polygon ring ``r``
+    belongs to (sorted), its first ring the exterior and the others holes.
+    """
     ids = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     rings = shapely.linearrings(coords, indices=ids)
-    return np.asarray(shapely.polygons(rings), dtype=object)
+    polygons = shapely.polygons(rings) if shells is None else shapely.polygons(rings, indices=shells)
+    return np.asarray(polygons, dtype=object)
 
 
 def validate(
@@ -196,7 +215,7 @@ def validate(
         idx = list(arrays)
         lengths = np.array([len(arrays[i]) for i in idx])
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        geoms[idx] = _build(np.concatenate([arrays[i] for i in idx]), offsets)
+        geoms[idx] = polygons_from_rings(np.concatenate([arrays[i] for i in idx]), offsets)
     have = np.flatnonzero(geoms != None)  # noqa: E711 - elementwise on an object array
     if not have.size:
         return [PolygonCheck(i, tuple(problems[i])) for i in range(n)]

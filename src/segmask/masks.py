@@ -187,6 +187,12 @@ class Masks:
                                   boxes[:, 3].tolist(), strict=True)
         ]  # fmt: skip
 
+    def _placed(self) -> list[tuple[NDArray[np.bool_], int, int]]:
+        """Every mask's ``(h, w)`` pixels (a view) with the ``x, y`` of their top-left corner."""
+        boxes = self._boxes()
+        views = self._crop_views()
+        return [(v, x, y) for v, x, y in zip(views, boxes[:, 0].tolist(), boxes[:, 1].tolist(), strict=True)]
+
     # --- constructors -------------------------------------------------------------
 
     @classmethod
@@ -276,9 +282,7 @@ class Masks:
             raise MaskError(f"{len(self)} masks do not fit a 16-bit instance-id image (65535 at most)")
         out = np.zeros((h, w), dtype=np.uint8 if len(self) <= 255 else np.uint16)
         overwritten = 0
-        boxes = self._boxes()
-        for i, pixels in enumerate(self._crop_views()):
-            x, y = int(boxes[i, 0]), int(boxes[i, 1])
+        for i, (pixels, x, y) in enumerate(self._placed()):
             region = out[y : y + pixels.shape[0], x : x + pixels.shape[1]]
             overwritten += int(np.count_nonzero(region[pixels]))
             region[pixels] = i + 1
@@ -362,9 +366,7 @@ class Masks:
         """(N, H, W) bool: every mask at full image size. This allocates N*H*W bytes."""
         h, w = self.image_size
         out = np.zeros((len(self), h, w), dtype=bool)
-        boxes = self._boxes()
-        for i, pixels in enumerate(self._crop_views()):
-            x, y = int(boxes[i, 0]), int(boxes[i, 1])
+        for i, (pixels, x, y) in enumerate(self._placed()):
             out[i, y : y + pixels.shape[0], x : x + pixels.shape[1]] = pixels
         return out
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from ._contours import flat_rings, trace
 from .errors import InputError
+from .geometry import polygons_from_rings
 from .masks import RLE, Masks, as_masks
 from .ops import box_iou, iou
 
@@ -155,29 +156,17 @@ def masks_to_polygons(
     rings: list[NDArray[np.float64]] = []
     ring_part: list[int] = []
     part_mask: list[int] = []
-    for i, pixels in enumerate(ms._crop_views()):
-        if not pixels.size:
-            continue
-        # Crop coordinates back to the image's, less the one-pixel pad.
-        corner = ms._boxes()[i, :2].astype(np.float64) - 1.0
-        # A zero border: findContours treats the image's edge as background anyway.
-        padded = np.pad(pixels.astype(np.uint8), 1)
-        contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-        tree = hierarchy[0] if hierarchy is not None else np.zeros((0, 4), int)
+    for i, traced, tree in trace(ms):
         for k in np.flatnonzero(tree[:, 3] == -1).tolist():  # outer boundaries
             part = len(part_mask)
             part_mask.append(i)
-            child = int(tree[k, 2])
-            for ring in [k, *_siblings(tree, child)]:
-                pts = contours[ring][:, 0, :].astype(np.float64) + corner
-                rings.append(np.resize(pts, (max(len(pts), 3), 2)))
+            for ring in [k, *_siblings(tree, int(tree[k, 2]))]:
+                rings.append(traced[ring])
                 ring_part.append(part)
     out: list[list[shapely.Polygon]] = [[] for _ in range(len(ms))]
     if not rings:
         return out
-    lengths = np.array([len(r) for r in rings])
-    linear = shapely.linearrings(np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), lengths))
-    polygons = shapely.polygons(linear, indices=np.array(ring_part))
+    polygons = polygons_from_rings(*flat_rings(rings), np.array(ring_part))
     if simplify:
         polygons = shapely.simplify(polygons, simplify, preserve_topology=True)
     for p, i in zip(polygons.tolist(), part_mask, strict=True):
