@@ -83,12 +83,7 @@ def coco_polygons(masks: Masks) -> list[list[list[float]] | None]:
     if not single:
         return out
     polys = polygons_from_rings(*flat_rings(rings))
-    moved = shapely.transform(polys, lambda c: c + 0.5)
-    # The mitre limit keeps sharp corners from reaching a neighbouring pixel's centre.
-    body = shapely.buffer(moved, 0.5, join_style="mitre", mitre_limit=1.5)
-    band = shapely.buffer(shapely.get_exterior_ring(moved), 0.5, quad_segs=1)
-    # Tolerance 0 drops only the collinear vertices the union leaves.
-    grown = shapely.simplify(shapely.union(body, band), 0.0)
+    grown = _pixel_outlines(polys)
     h, w = masks.image_size
     candidates: dict[int, list[float]] = {}
     for i, g in zip(single, grown.tolist(), strict=True):
@@ -424,17 +419,28 @@ def yolo_labels(
     return text, (exact, approximate, len(preds) - len(keep))
 
 
+def _pixel_outlines(contours: np.ndarray) -> np.ndarray:
+    """Contour polygons (through pixel centres) -> the outlines of their pixels, in COCO coordinates.
+
+    Moved by +0.5 and grown half a pixel outward: a mitred buffer of the
+    polygon (the mitre limit keeps sharp corners from reaching a neighbouring
+    pixel's centre), united with a half-pixel band around its ring, which keeps
+    one-pixel spurs and diagonal steps. Simplifying with tolerance 0 drops only
+    the collinear vertices the union leaves.
+    """
+    moved = shapely.transform(contours, lambda c: c + 0.5)
+    body = shapely.buffer(moved, 0.5, join_style="mitre", mitre_limit=1.5)
+    band = shapely.buffer(shapely.get_exterior_ring(moved), 0.5, quad_segs=1)
+    return np.asarray(shapely.simplify(shapely.union(body, band), 0.0), dtype=object)
+
+
 def _largest_outline(mask: Masks) -> list[float] | None:
     """The pixel outline of a mask's largest part (COCO coordinates), holes ignored."""
     [parts] = masks_to_polygons(mask)
     if not parts:
         return None
     part = max(parts, key=lambda p: p.area)
-    moved = shapely.transform(shapely.Polygon(part.exterior), lambda c: c + 0.5)
-    grown = shapely.union(
-        shapely.buffer(moved, 0.5, join_style="mitre", mitre_limit=1.5),
-        shapely.buffer(moved.exterior, 0.5, quad_segs=1),
-    )
+    [grown] = _pixel_outlines(np.array([shapely.Polygon(part.exterior)], dtype=object))
     biggest = max(shapely.get_parts(grown), key=lambda g: g.area)
     return np.asarray(biggest.exterior.coords)[:-1].ravel().tolist()
 
