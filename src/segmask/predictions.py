@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -33,7 +33,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import geometry
 from ._polygons import MAX_COORD
-from .errors import InputError, ResponseFormatError, RLEError, SegmaskError
+from ._ragged import offsets_from_lengths
+from .errors import InputError, MaskError, ResponseFormatError, RLEError, SegmaskError
 from .masks import Masks, _select
 from .raster import Rule, rasterize
 from .rle import parse_rles
@@ -89,7 +90,7 @@ class Predictions:
     class_id: NDArray[np.int64]
     detection_id: NDArray[np.object_]
     _polygons: tuple[NDArray[np.float64] | None, ...]
-    _rles: tuple[tuple[str, dict[str, Any]] | None, ...]
+    _rles: tuple[_Rle | None, ...]
     _extras: tuple[dict[str, Any], ...]
     meta: dict[str, Any] = field(default_factory=dict)
     #: How :meth:`masks` fills polygons by default: ``"contour"`` for API
@@ -148,7 +149,7 @@ class Predictions:
         ids = np.full(n, -1, np.int64)
         det = np.full(n, None, dtype=object)
         polygons: list[NDArray[np.float64] | None] = []
-        rles: list[tuple[str, dict[str, Any]] | None] = []
+        rles: list[_Rle | None] = []
         extras: list[dict[str, Any]] = []
         for i, p in enumerate(preds):
             at = f"{root}predictions[{i}]"
@@ -277,9 +278,17 @@ class Predictions:
         poly_idx = [i for i in np.flatnonzero(has).tolist() if self._rles[i] is None]
         rle_idx = [i for i in np.flatnonzero(has).tolist() if self._rles[i] is not None]
         empty = np.flatnonzero(~has).tolist()
+        rles = [r for r in (self._rles[i] for i in rle_idx) if r is not None]
+        h, w = size
+        for i, r in zip(rle_idx, rles, strict=True):
+            if r.size != (h, w):
+                raise MaskError(f"predictions[{i}].{r.key} has size {list(r.size)} but the image is {(h, w)}")
+        # The runs were decoded and checked when the response was parsed.
+        counts = np.concatenate([r.counts for r in rles]) if rles else np.zeros(0, np.int64)
+        lengths = np.array([len(r.counts) for r in rles], dtype=np.int64)
         parts = [
             rasterize([self._polygons[i] for i in poly_idx], size, rule=rule if rule is not None else self.rule),
-            Masks.from_rle([self._rles[i][1] for i in rle_idx], image_size=size),  # type: ignore[index]
+            Masks._from_runs((h, w), counts, offsets_from_lengths(lengths)),
             Masks.empty(size, len(empty)),
         ]
         return Masks._assemble(parts, [poly_idx, rle_idx, empty])
@@ -326,9 +335,9 @@ class Predictions:
                 poly = _single_ring(poly, i)
             if poly is not None:
                 p["points"] = [{"x": a, "y": b} for a, b in poly.tolist()]
-            if self._rles[i] is not None:
-                key, rle = self._rles[i]  # type: ignore[misc]
-                p[key] = rle
+            r = self._rles[i]
+            if r is not None:
+                p[r.key] = r.rle
             p.update(self._extras[i])
             out.append(p)
         result: dict[str, Any] = {"predictions": out}
@@ -405,13 +414,22 @@ def _points(points: Any, at: str) -> NDArray[np.float64]:
     return np.array([[q["x"], q["y"]] for q in points], dtype=np.float64).reshape(-1, 2)
 
 
-def _rle(p: dict[str, Any], at: str) -> tuple[str, dict[str, Any]] | None:
+class _Rle(NamedTuple):
+    """A prediction's RLE as sent (under ``key``), and its runs, decoded and checked once."""
+
+    key: str
+    rle: dict[str, Any]
+    size: tuple[int, int]
+    counts: NDArray[np.int64]
+
+
+def _rle(p: dict[str, Any], at: str) -> _Rle | None:
     for key in _RLE_KEYS:
         rle = p.get(key)
         if rle is not None:
             try:
-                parse_rles([rle], name=f"{at}.{key}")
+                size, counts, _, _ = parse_rles([rle], name=f"{at}.{key}")
             except RLEError as exc:
                 raise ResponseFormatError(str(exc).replace(f"{at}.{key}[0]", f"{at}.{key}")) from None
-            return key, rle
+            return _Rle(key, rle, size or (0, 0), _readonly(counts))  # one RLE: it has a size
     return None
