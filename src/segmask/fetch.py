@@ -119,7 +119,7 @@ class _Request:
 
     model: str
     query: dict[str, str]  # without api_key
-    body: bytes | None  # the base64 image, or None for an image URL
+    image: bytes | None  # the encoded image file, or None for an image URL
     digest: str  # of the image content (or URL), for the cache
 
 
@@ -348,7 +348,7 @@ class RoboflowClient:
             digest = hashlib.sha256(b"url:" + image.encode()).hexdigest()
             return _Request(model, {**query, "image": image}, None, digest)
         raw = _image_bytes(image)
-        return _Request(model, query, base64.b64encode(raw), hashlib.sha256(raw).hexdigest())
+        return _Request(model, query, raw, hashlib.sha256(raw).hexdigest())
 
     def _cache_path(self, request: _Request) -> Path | None:
         if self.cache_dir is None:
@@ -362,6 +362,8 @@ class RoboflowClient:
         url = f"{self.api_url}/{request.model}"
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         where = f"POST {url} (model {request.model!r})"
+        # The body is the base64 image, made here: a cache hit never pays for it.
+        body = base64.b64encode(request.image) if request.image is not None else None
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             failure = None
@@ -369,7 +371,7 @@ class RoboflowClient:
                 response = self._session.post(
                     url,
                     params={"api_key": self._key, **request.query},
-                    data=request.body,
+                    data=body,
                     headers=headers,
                     timeout=self.timeout,
                 )
