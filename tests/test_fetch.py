@@ -267,7 +267,7 @@ def test_a_slow_reply_times_out_and_is_retried(server: FakeRoboflowServer) -> No
     server.push(200, delay=1.5, count=2)
     with pytest.raises(sm.APIConnectionError) as info:
         client_for(server, retries=1, timeout=(1, 0.3)).infer(sample_image_path(), MODEL)
-    assert "no answer within the timeout (1.0, 0.3) s (2 tries)" in str(info.value)
+    assert "no whole reply within 1.3 s (timeout=(1.0, 0.3)) (2 tries)" in str(info.value)
     assert info.value.status is None
     assert_no_key(*exception_texts(info.value))
 
@@ -282,17 +282,18 @@ def test_a_cut_off_body_is_a_connection_error_and_is_retried(server: FakeRoboflo
     assert_no_key(*exception_texts(info.value))
 
 
-def test_html_instead_of_json_is_a_response_format_error(server: FakeRoboflowServer) -> None:
+def test_html_instead_of_json_is_the_servers_fault(server: FakeRoboflowServer) -> None:
     server.push(200, html=True)
-    with pytest.raises(sm.ResponseFormatError, match="answered 200 with text/html, not JSON: '<html><body><h1>502"):
+    with pytest.raises(sm.BadResponseError, match="answered 200 with a body that is not JSON: '<html><body><h1>502"):
         client_for(server).infer(sample_image_path(), MODEL)
     assert server.count == 1
 
 
 def test_json_of_the_wrong_shape_names_the_path(server: FakeRoboflowServer) -> None:
     server.push(200, body={"predictions": [{"x": "left"}]})
-    with pytest.raises(sm.ResponseFormatError, match=r"predictions\[0\].x is 'left'"):
+    with pytest.raises(sm.BadResponseError, match=r"predictions\[0\].x is 'left'") as info:
         client_for(server).infer(sample_image_path(), MODEL)
+    assert isinstance(info.value, sm.APIError) and not isinstance(info.value, sm.InputError)
 
 
 def test_nobody_listening_is_a_connection_error() -> None:
@@ -389,7 +390,10 @@ def test_infer_many_checks_its_arguments_first(server: FakeRoboflowServer) -> No
 
 
 def cache_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
+    """The cache's entries (its salt and nothing else lies beside them)."""
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert all(p.suffix == ".json" or p.name == ".segmask-salt" for p in files)
+    return sorted(p for p in files if p.suffix == ".json")
 
 
 def test_cache_hit_miss_and_keys(server: FakeRoboflowServer, tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 A reader (or a crash) never sees a half-written file. The temporary name comes
 from ``tempfile.mkstemp``, so threads and processes writing the same target
-at once never share one; the last rename wins, with a whole file.
+at once never share one; the last rename wins, with a whole file. The data
+reaches the disk (``fsync``) before the rename, and the file gets the mode an
+ordinary ``open`` would give it under the process's umask (``mkstemp``
+alone makes every file 0600).
 """
 
 from __future__ import annotations
@@ -14,7 +17,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write"]
+__all__ = ["atomic_open", "atomic_write", "file_mode"]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting it back at once
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0666 less the umask (0644 under 022)."""
+    return 0o666 & ~_umask()
 
 
 @contextmanager
@@ -26,13 +48,16 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     try:
         with os.fdopen(fd, mode) as f:
             yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as f:
         f.write(data)

@@ -16,7 +16,12 @@ bad input are also :class:`ValueError`, so ``except ValueError`` keeps working::
         ├── RateLimitError              429, still after the retries
         ├── ServerError                 5xx, still after the retries
         ├── BadRequestError             another 4xx (400, 413, 422, ...)
+        ├── BadResponseError            200, but the body is not a response (not JSON, wrong shape, too large)
         └── APIConnectionError          refused, reset, timed out or cut off, after the retries
+
+A 3xx is a plain :class:`APIError` naming its ``Location``: the hosted API
+does not redirect, and segmask never follows one (nothing goes to another
+host).
 
 Messages name what is wrong and where (the polygon index and point, the RLE
 index, the JSON path such as ``predictions[3].points[7].x``, the model and
@@ -30,6 +35,7 @@ __all__ = [
     "APIError",
     "AuthError",
     "BadRequestError",
+    "BadResponseError",
     "ImageError",
     "InputError",
     "MaskError",
@@ -113,12 +119,23 @@ class BadRequestError(APIError):
     """Another 4xx: the server could not use the request (bad image, bad parameter)."""
 
 
+class BadResponseError(APIError):
+    """The API answered 200, but with a body that is not a response: not JSON, the wrong shape, or too large.
+
+    The server is at fault, not the caller: this is an :class:`APIError`, not
+    an :class:`InputError` (a response *file* of the wrong shape is a
+    :class:`ResponseFormatError`).
+    """
+
+
 class APIConnectionError(APIError):
     """No usable answer: refused, reset, timed out or cut off, after the retries."""
 
 
 def status_error(status: int) -> type[APIError]:
-    """The error class for an HTTP status (the one place that maps them)."""
+    """The error class for an HTTP status that is not 200 (the one place that maps them)."""
+    if status < 400:
+        return APIError
     if status in (401, 403):
         return AuthError
     if status == 404:

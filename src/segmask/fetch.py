@@ -5,18 +5,21 @@ with the base64 image as the body (or ``image=URL`` in the query, which the
 server fetches). :class:`RoboflowClient` adds what a pipeline needs around
 that call:
 
-* timeouts always: ``(connect, read)`` seconds;
+* every attempt bounded (see :mod:`segmask._http`): at most ``connect +
+  read`` seconds in all, however slowly the server sends; a body of at most
+  ``max_response_bytes`` after decompression; redirects never followed;
 * retries with exponential backoff and jitter, on connection errors,
-  timeouts, cut-off replies, 408, 429 and 5xx only, honouring ``Retry-After``;
-* one pooled ``requests.Session`` per client, shared by the threads of
+  timeouts, cut-off replies, 408, 429 and every 5xx, honouring
+  ``Retry-After``;
+* pooled connections shared by the threads of
   :meth:`RoboflowClient.infer_many`, which keeps ``workers`` requests in
   flight and gives each image its result or its own exception;
-* an on-disk cache keyed by the image's content, the model and the
-  parameters, written atomically; a corrupt entry is fetched again;
-* the API key never in a message, a log line, a ``repr``, a cache file or a
-  progress bar. ``requests`` puts the full URL, key included, in its error
-  messages and urllib3 logs it at DEBUG level: segmask builds its own errors
-  and adds a redacting filter to urllib3's logger.
+* an on-disk cache, written atomically; a corrupt entry is fetched again;
+* the API key (and a password in ``api_url``) never in a message, a log
+  line, a ``repr``, a cache file, a progress bar or an exception's chain.
+  ``requests`` puts the full URL, key included, in its error messages and
+  urllib3 logs it at DEBUG level: segmask builds its own errors from
+  redacted text and adds a redacting filter to urllib3's logger.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import hashlib
+import hmac
 import json
 import logging
 import math
@@ -31,36 +35,51 @@ import numbers
 import os
 import random
 import re
+import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
-import requests
 from numpy.typing import NDArray
-from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 
+from ._http import Reply, Transport, TransportError
 from ._io import atomic_write
 from ._version import __version__ as _version
 from .errors import (
     APIConnectionError,
+    APIError,
+    BadResponseError,
     ImageError,
     InputError,
     ResponseFormatError,
-    ServerError,
     status_error,
 )
 from .predictions import Predictions
 
-__all__ = ["DEFAULT_API_URL", "QUERY_PARAMETERS", "ImageInput", "RoboflowClient"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "MAX_IMAGE_BYTES",
+    "MAX_RESPONSE_BYTES",
+    "QUERY_PARAMETERS",
+    "ImageInput",
+    "RoboflowClient",
+]
 
 DEFAULT_API_URL = "https://serverless.roboflow.com"
+
+#: Default cap on a reply's body after decompression (64 MiB); a real response is a few MB at most.
+MAX_RESPONSE_BYTES = 64 * 2**20
+
+#: Largest image file sent (256 MiB); the hosted API takes far less.
+MAX_IMAGE_BYTES = 256 * 2**20
 
 #: What :meth:`RoboflowClient.infer` accepts as an image.
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, NDArray[np.uint8]]
@@ -79,18 +98,33 @@ QUERY_PARAMETERS: tuple[str, ...] = (
     "disable_active_learning",
 )
 
-_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[0-9]+$")
+
+def _retryable(status: int) -> bool:
+    """Statuses worth another try: 408, 429 and every 5xx."""
+    return status in (408, 429) or status >= 500
+
+
+_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[0-9]+")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+")
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _MAX_RETRY_AFTER = 60.0
+_SALT_FILE = ".segmask-salt"
 
 log = logging.getLogger("segmask.fetch")
 
 
-def _redact(text: str, key: str | None = None) -> str:
-    """Mask ``api_key=...`` in a text, and the key itself wherever it appears."""
-    text = _KEY_IN_TEXT.sub(r"\1***", text)
-    return text.replace(key, "***") if key else text
+class _Redactor:
+    """Replaces ``api_key=...`` and every secret (key, URL password) in a text with ``***``."""
+
+    def __init__(self, *secrets_: str | None) -> None:
+        # Longest first, so that "user:pw" goes before "pw".
+        self._secrets = sorted({s for s in secrets_ if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        text = _USERINFO.sub("***@", _KEY_IN_TEXT.sub(r"\1***", text))
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 class _RedactKeys(logging.Filter):
@@ -98,8 +132,8 @@ class _RedactKeys(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "api_key=" in message:
-            record.msg, record.args = _redact(message), ()
+        if "api_key=" in message or "@" in message:
+            record.msg, record.args = _Redactor()(message), ()
         return True
 
 
@@ -120,7 +154,7 @@ class _Request:
     model: str
     query: dict[str, str]  # without api_key
     image: bytes | None  # the encoded image file, or None for an image URL
-    digest: str  # of the image content (or URL), for the cache
+    digest: str  # of the image content (or of the URL), for the cache
 
 
 class RoboflowClient:
@@ -131,21 +165,34 @@ class RoboflowClient:
     api_key : str, optional
         Defaults to the environment variable ``ROBOFLOW_API_KEY``. Never shown.
     api_url : str
-        Default ``https://serverless.roboflow.com``.
+        Default ``https://serverless.roboflow.com``. A ``user:password@`` in
+        it is sent and kept secret like the key.
     timeout : float or (connect, read)
-        Seconds; there is always a timeout.
+        Seconds, positive. Each attempt ends within ``connect + read``
+        seconds in all, however slowly the server sends.
     retries : int
         Retries after the first try, on connection errors, timeouts, cut-off
-        replies, 408, 429 and 5xx (default 3).
+        replies, 408, 429 and every 5xx (default 3).
     cache_dir : path, optional
-        Keep responses on disk, keyed by image content, model and parameters,
-        so that a re-run makes no API calls.
-    backoff : float
-        Base of the exponential backoff in seconds: the n-th retry waits
-        between ``backoff * 2**n / 2`` and ``backoff * 2**n``, at most
-        ``max_backoff``; a ``Retry-After`` header is honoured instead (up to 60 s).
+        Keep responses on disk so that a re-run makes no API calls. An entry
+        is keyed by the API URL, the model, every query parameter, a
+        fingerprint of the API key (an HMAC with a random salt kept in the
+        folder, never the key) and the image: its bytes for files, bytes and
+        arrays, but the URL *text* for ``http(s)://`` images (the server
+        fetches those: a changed picture at the same URL gets the old answer).
+    backoff, max_backoff : float
+        The n-th retry waits between ``backoff * 2**n / 2`` and
+        ``backoff * 2**n`` seconds, at most ``max_backoff``; a
+        ``Retry-After`` header is honoured instead (up to 60 s).
     max_connections : int
         Size of the connection pool, and the most ``workers`` of ``infer_many``.
+    max_response_bytes : int
+        Cap on a reply's body after decompression (default 64 MiB, far above
+        any real response); a longer one is a :class:`BadResponseError`.
+    key_in : {"query", "header"}
+        Where the key goes: the ``api_key`` query parameter (the documented
+        form, default) or an ``Authorization: Bearer`` header, which keeps
+        it out of every URL (inference servers from 1.5 accept it).
 
     Examples
     --------
@@ -168,33 +215,38 @@ class RoboflowClient:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_connections: int = 32,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        key_in: Literal["query", "header"] = "query",
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("ROBOFLOW_API_KEY")
         if not key:
             raise InputError("no API key: pass api_key=... or set the environment variable ROBOFLOW_API_KEY")
-        if not isinstance(api_url, str) or not api_url.startswith(("http://", "https://")):
-            raise InputError(f"api_url must start with http:// or https://, got {api_url!r}")
+        if not isinstance(key, str) or any(c in key for c in "\r\n"):
+            raise InputError("api_key must be a string on one line")
         self._key = key
-        self.api_url = api_url.rstrip("/")
+        self.api_url, password = _api_url(api_url)
+        self._redact = _Redactor(key, password)
         self.timeout = _timeout(timeout)
         self.retries = _count("retries", retries, 0)
-        self.backoff = _seconds("backoff", backoff)
-        self.max_backoff = _seconds("max_backoff", max_backoff)
+        self.backoff = _seconds("backoff", backoff, positive=False)
+        self.max_backoff = _seconds("max_backoff", max_backoff, positive=False)
         self.max_connections = _count("max_connections", max_connections, 1)
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        if self.cache_dir is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.max_connections, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = f"segmask/{_version}"
+        self.max_response_bytes = _count("max_response_bytes", max_response_bytes, 1)
+        if key_in not in ("query", "header"):
+            raise InputError(f"key_in must be 'query' or 'header', got {key_in!r}")
+        self.key_in = key_in
+        self._cache = _Cache(Path(cache_dir), key, self.max_response_bytes) if cache_dir is not None else None
+        self._transport = Transport(self.max_connections, f"segmask/{_version}")
         _install_log_filter()
+
+    @property
+    def cache_dir(self) -> Path | None:
+        return self._cache.root if self._cache is not None else None
 
     def __repr__(self) -> str:
         cache = str(self.cache_dir) if self.cache_dir is not None else None
         return (
-            f"RoboflowClient(api_url={self.api_url!r}, api_key='***', timeout={self.timeout}, "
+            f"RoboflowClient(api_url={self._redact(self.api_url)!r}, api_key='***', timeout={self.timeout}, "
             f"retries={self.retries}, cache_dir={cache!r})"
         )
 
@@ -203,7 +255,7 @@ class RoboflowClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> RoboflowClient:
         return self
@@ -245,8 +297,8 @@ class RoboflowClient:
         ------
         AuthError, ModelNotFoundError, RateLimitError, ServerError, BadRequestError, APIConnectionError
             By HTTP status, after the retries.
-        ResponseFormatError
-            The answer is not a valid response.
+        BadResponseError
+            The answer is not a valid response, or is over ``max_response_bytes``.
         ImageError, InputError
             The image or an argument cannot be used; nothing is sent.
         """
@@ -282,13 +334,21 @@ class RoboflowClient:
         ['Predictions', 'BadRequestError']
         """
         query = self._query(model, confidence, overlap, params)
+        return self._map(lambda image: self._infer(image, model, query), images, workers, progress, model)
+
+    # --- the steps ---------------------------------------------------------------
+
+    def _map(
+        self, call: Any, items: Sequence[Any], workers: int, progress: bool, model: str
+    ) -> list[Predictions | Exception]:
+        """``call(item)`` for each item, ``workers`` in flight, each slot its result or its exception."""
         workers = _count("workers", workers, 1)
         if workers > self.max_connections:
             raise InputError(
                 f"workers={workers} is above the client's max_connections={self.max_connections}; "
                 "make the client with a larger max_connections"
             )
-        n = len(images)
+        n = len(items)
         results: list[Predictions | Exception | None] = [None] * n
         in_flight: dict[Future[Predictions], int] = {}
         with (
@@ -297,7 +357,7 @@ class RoboflowClient:
         ):
             upcoming = iter(range(n))
             for i in upcoming:
-                in_flight[pool.submit(self._infer, images[i], model, query)] = i
+                in_flight[pool.submit(call, items[i])] = i
                 if len(in_flight) == workers:
                     break
             while in_flight:
@@ -309,38 +369,36 @@ class RoboflowClient:
                     bar.update(1)
                     nxt = next(upcoming, None)
                     if nxt is not None:
-                        in_flight[pool.submit(self._infer, images[nxt], model, query)] = nxt
+                        in_flight[pool.submit(call, items[nxt])] = nxt
         return results  # type: ignore[return-value]
 
-    # --- the steps ---------------------------------------------------------------
-
     def _query(self, model: str, confidence: float, overlap: float, params: Mapping[str, Any]) -> dict[str, str]:
-        if not isinstance(model, str) or not _MODEL.match(model):
+        if not isinstance(model, str) or not _MODEL.fullmatch(model):
             raise InputError(f"model must be 'project/version', like 'your-model/42', got {model!r}")
         query = {"confidence": _fraction("confidence", confidence), "overlap": _fraction("overlap", overlap)}
         for name, value in params.items():
             if name not in QUERY_PARAMETERS:
                 valid = ", ".join(QUERY_PARAMETERS)
                 raise InputError(f"unknown query parameter {name!r}; the documented ones are: {valid}")
-            if isinstance(value, bool):
+            if isinstance(value, bool | np.bool_):
                 query[name] = "true" if value else "false"
-            elif isinstance(value, str | int | float):
+            elif isinstance(value, str) or (isinstance(value, numbers.Real) and math.isfinite(value)):
                 query[name] = str(value)
             else:
-                raise InputError(f"{name} must be a str, int, float or bool, got {type(value).__name__}")
+                raise InputError(f"{name} must be a str, int, float or bool, got {value!r}")
         return query
 
     def _infer(self, image: ImageInput, model: str, query: dict[str, str]) -> Predictions:
         request = self._prepare(image, model, query)
-        cache_path = self._cache_path(request)
+        cache_path = self._cache.path(self.api_url, request) if self._cache is not None else None
         if cache_path is not None:
-            cached = _load_cached(cache_path)
+            cached = self._cache.load(cache_path)  # type: ignore[union-attr]
             if cached is not None:
                 return cached
-        data = self._post(request)
-        preds = Predictions._parse(data, "")  # one response; a JSON list is refused there
+        body = self._post(request)
+        preds = self._parse(body, request.model)
         if cache_path is not None:
-            _store(cache_path, data)
+            atomic_write(cache_path, body)
         return preds
 
     def _prepare(self, image: ImageInput, model: str, query: dict[str, str]) -> _Request:
@@ -350,68 +408,82 @@ class RoboflowClient:
         raw = _image_bytes(image)
         return _Request(model, query, raw, hashlib.sha256(raw).hexdigest())
 
-    def _cache_path(self, request: _Request) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        ident = json.dumps([self.api_url, request.model, request.query, request.digest], sort_keys=True)
-        key = hashlib.sha256(ident.encode()).hexdigest()
-        return self.cache_dir / key[:2] / f"{key}.json"
-
-    def _post(self, request: _Request) -> Any:
-        """One call with its retries; returns the parsed JSON."""
+    def _post(self, request: _Request) -> bytes | bytearray:
+        """One call with its retries; returns the body of the 200 reply."""
         url = f"{self.api_url}/{request.model}"
+        where = f"POST {self._redact(url)} (model {request.model!r})"
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        where = f"POST {url} (model {request.model!r})"
+        params = dict(request.query)
+        if self.key_in == "header":
+            headers["Authorization"] = f"Bearer {self._key}"
+        else:
+            params["api_key"] = self._key
         # The body is the base64 image, made here: a cache hit never pays for it.
         body = base64.b64encode(request.image) if request.image is not None else None
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            failure = None
+        tries = self.retries + 1
+        for attempt in range(tries):
+            failure, kind = "", ""
+            reply: Reply | None = None
             try:
-                response = self._session.post(
-                    url,
-                    params={"api_key": self._key, **request.query},
-                    data=body,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-            except requests.Timeout:
-                failure = f"no answer within the timeout {self.timeout} s"
-            except requests.RequestException as exc:
-                # Kept as text only: the exception's message holds the full URL.
-                failure = _redact(f"{type(exc).__name__}: {exc}", self._key)
-            if failure is not None:
-                if last:
-                    tries = self.retries + 1
+                reply = self._transport.post(
+                    url, params=params, data=body, headers=headers, timeout=self.timeout,
+                    max_bytes=self.max_response_bytes,
+                )  # fmt: skip
+            except TransportError as exc:
+                if exc.kind == "too_large":
+                    failure = f"{exc}, over max_response_bytes={self.max_response_bytes}"
+                elif exc.kind == "timeout":
+                    failure = f"no whole reply within {sum(self.timeout):g} s (timeout={self.timeout})"
+                else:
+                    failure = self._redact(str(exc))
+                kind = exc.kind
+            if reply is None:
+                if kind == "too_large":
+                    raise BadResponseError(f"{where}: {failure}", status=200, model=request.model)
+                if attempt + 1 == tries:
                     raise APIConnectionError(f"{where}: {failure} ({tries} tries)", model=request.model)
                 self._sleep(attempt, None, where, failure)
                 continue
-            status = response.status_code
-            if status == 200:
-                return self._json(response, where)
-            message = _redact(_server_message(response), self._key)
-            if status in _RETRY_STATUSES and not last:
-                self._sleep(attempt, response.headers.get("Retry-After"), where, f"{status} {message}")
+            if reply.status == 200:
+                return reply.body
+            message = self._redact(_server_message(reply))
+            if _retryable(reply.status) and attempt + 1 < tries:
+                self._sleep(attempt, reply.headers.get("Retry-After"), where, f"{reply.status} {message}")
                 continue
-            cls = status_error(status)
-            text = f"{where} answered {status}: {message}"
-            if status in (401, 403):
-                text += (
-                    ". Check the API key (ROBOFLOW_API_KEY) and its access to this model; "
-                    "a 403 can also mean the workspace's quota is used up"
-                )
-            elif status in _RETRY_STATUSES:
-                text += f" ({self.retries + 1} tries)"
-            raise cls(text, status=status, model=request.model)
-        raise ServerError(f"{where}: no tries were made", model=request.model)  # pragma: no cover
+            raise self._status_error(reply, where, message, request.model, tries)
+        raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
 
-    def _json(self, response: requests.Response, where: str) -> Any:
+    def _status_error(self, reply: Reply, where: str, message: str, model: str, tries: int) -> APIError:
+        status = reply.status
+        if 300 <= status < 400:
+            location = self._redact(reply.headers.get("Location", "nowhere"))
+            text = f"{where} answered {status}, a redirect to {location!r}, which segmask does not follow"
+            return APIError(text, status=status, model=model)
+        text = f"{where} answered {status}: {message}"
+        if status in (401, 403):
+            text += (
+                ". Check the API key (ROBOFLOW_API_KEY) and its access to this model; "
+                "a 403 can also mean the workspace's quota is used up"
+            )
+        elif _retryable(status):
+            text += f" ({tries} tries)"
+        return status_error(status)(text, status=status, model=model)
+
+    def _parse(self, body: bytes | bytearray, model: str) -> Predictions:
+        """The 200 body as Predictions; a body that is not one response is the server's fault."""
+        problem = None
         try:
-            return response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type")
-            snippet = _redact(" ".join(response.text[:80].split()), self._key)
-            raise ResponseFormatError(f"{where} answered 200 with {kind}, not JSON: {snippet!r}") from None
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            data, problem = None, "not JSON"
+        if problem is None:
+            try:
+                return Predictions._parse(data, "")  # one response; a JSON list is refused there
+            except ResponseFormatError as exc:
+                problem = self._redact(str(exc))
+        snippet = self._redact(" ".join(body[:80].decode("utf-8", "replace").split()))
+        text = f"the API answered 200 with a body that is {problem}: {snippet!r}"
+        raise BadResponseError(text, status=200, model=model)
 
     def _sleep(self, attempt: int, retry_after: str | None, where: str, why: str) -> None:
         delay = _retry_after(retry_after)
@@ -422,7 +494,82 @@ class RoboflowClient:
         time.sleep(delay)
 
 
+# --- the cache -------------------------------------------------------------------------
+
+
+class _Cache:
+    """Responses on disk, one JSON file per call, under a key that holds no secret."""
+
+    def __init__(self, root: Path, key: str, max_bytes: int) -> None:
+        self.root = root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            salt = _salt(root / _SALT_FILE)
+        except OSError as exc:
+            raise InputError(f"cache_dir {str(root)!r} is not a usable folder: {exc.strerror or exc}") from None
+        # Which workspace the answers belong to, without the key: two keys never share entries.
+        self._fingerprint = hmac.new(salt, key.encode(), hashlib.sha256).hexdigest()
+        self._max_bytes = max_bytes
+
+    def path(self, api_url: str, request: _Request) -> Path:
+        ident = json.dumps([api_url, self._fingerprint, request.model, request.query, request.digest], sort_keys=True)
+        name = hashlib.sha256(ident.encode()).hexdigest()
+        return self.root / name[:2] / f"{name}.json"
+
+    def load(self, path: Path) -> Predictions | None:
+        problem = None
+        try:
+            if path.stat().st_size > self._max_bytes:
+                problem = "larger than max_response_bytes"
+            else:
+                return Predictions._parse(json.loads(path.read_bytes()), "")
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError, RecursionError) as exc:  # JSONDecodeError and ResponseFormatError are ValueErrors
+            problem = type(exc).__name__
+        log.warning("cache entry %s is unreadable (%s); fetching it again", path.name, problem)
+        return None
+
+
+def _salt(path: Path) -> bytes:
+    """The folder's random salt, made once; two processes making it at once agree on one."""
+    try:
+        salt = path.read_bytes()
+        if len(salt) == 32:
+            return salt
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(secrets.token_bytes(32))
+    try:
+        os.link(tmp, path)  # only if there is none yet
+    except FileExistsError:
+        if len(path.read_bytes()) != 32:  # left damaged by hand: replace it
+            os.replace(tmp, path)
+    except OSError:  # a file system without hard links: the last writer wins
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
 # --- helpers -------------------------------------------------------------------------
+
+
+def _api_url(value: object) -> tuple[str, str | None]:
+    """The checked URL (no trailing slash) and the password it carries, if any."""
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise InputError(f"api_url must start with http:// or https://, got {_Redactor()(repr(value))}")
+    parts = urlsplit(value)
+    password = parts.password
+    shown = _Redactor(password)(value)
+    if not parts.hostname or parts.query or parts.fragment or any(c.isspace() for c in value):
+        raise InputError(f"api_url must be http(s)://host[:port][/path], got {shown!r}")
+    try:
+        parts.port  # noqa: B018 - checks the port
+    except ValueError:
+        raise InputError(f"api_url has a bad port: {shown!r}") from None
+    return urlunsplit(parts).rstrip("/"), password
 
 
 def _timeout(value: object) -> tuple[float, float]:
@@ -432,10 +579,12 @@ def _timeout(value: object) -> tuple[float, float]:
     return t, t
 
 
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise InputError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
-    return float(value)
+def _seconds(name: str, value: object, positive: bool = True) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):  # type: ignore[operator]
+        least = "> 0" if positive else ">= 0"
+        raise InputError(f"{name} must be a finite number of seconds {least}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def _count(name: str, value: object, least: int) -> int:
@@ -468,23 +617,38 @@ def _image_bytes(image: object) -> bytes:
         raw = bytes(image)
         if not raw:
             raise ImageError("the image is empty (0 bytes)")
+        if len(raw) > MAX_IMAGE_BYTES:
+            raise ImageError(f"the image is {len(raw)} bytes, over the {MAX_IMAGE_BYTES}-byte limit")
         return raw
     if isinstance(image, str | os.PathLike):
-        path = Path(image)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise ImageError(f"no image file at {str(path)!r}") from None
-        except IsADirectoryError:
-            raise ImageError(f"{str(path)!r} is a folder, not an image file") from None
-        except OSError as exc:
-            raise ImageError(f"cannot read the image {str(path)!r}: {exc.strerror}") from None
-        if not raw:
-            raise ImageError(f"the image file {str(path)!r} is empty")
-        return raw
+        return _read_image_file(Path(image))
     raise ImageError(
         f"an image must be a path, bytes, a uint8 numpy array or an http(s) URL, got {type(image).__name__}"
     )
+
+
+def _read_image_file(path: Path) -> bytes:
+    problem = None
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            problem = "is a folder, not an image file"
+        elif size > MAX_IMAGE_BYTES:
+            problem = f"is {size} bytes, over the {MAX_IMAGE_BYTES}-byte limit"
+        else:
+            with path.open("rb") as f:
+                raw = f.read(MAX_IMAGE_BYTES + 1)  # a file that grows meanwhile stays bounded
+            if not raw:
+                problem = "is empty"
+            elif len(raw) > MAX_IMAGE_BYTES:
+                problem = f"is over the {MAX_IMAGE_BYTES}-byte limit"
+            else:
+                return raw
+    except FileNotFoundError:
+        raise ImageError(f"no image file at {str(path)!r}") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read the image {str(path)!r}: {exc.strerror or exc}") from None
+    raise ImageError(f"{str(path)!r} {problem}")
 
 
 def _encode_array(image: NDArray[Any]) -> bytes:
@@ -492,24 +656,26 @@ def _encode_array(image: NDArray[Any]) -> bytes:
         raise ImageError(f"an image array must be uint8 (BGR as OpenCV reads it), got {image.dtype}")
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))) or 0 in image.shape:
         raise ImageError(f"an image array must be (H, W), (H, W, 3) BGR or (H, W, 4) BGRA, got shape {image.shape}")
+    if max(image.shape[:2]) > 65500:  # the most a JPEG holds
+        raise ImageError(f"an image array of shape {image.shape} is too large for a JPEG (65500 px a side)")
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 image of these shapes
         raise ImageError(f"OpenCV could not encode the image array of shape {image.shape}")
     return bytes(buf.tobytes())
 
 
-def _server_message(response: requests.Response) -> str:
+def _server_message(reply: Reply) -> str:
     """The error message of a reply: ``Message`` (the gateway), ``message``, ``detail`` or the text."""
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(reply.body)
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         for key in ("Message", "message", "detail", "error"):
             if data.get(key):
-                return str(data[key])
-    text = " ".join(response.text[:200].split())
-    return text or response.reason or "no message"
+                return " ".join(str(data[key])[:300].split())
+    text = " ".join(reply.body[:200].decode("utf-8", "replace").split())
+    return text or reply.reason or "no message"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -527,20 +693,3 @@ def _retry_after(value: str | None) -> float | None:
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
-def _load_cached(path: Path) -> Predictions | None:
-    try:
-        data = json.loads(path.read_bytes())
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        return Predictions._parse(data, "")
-    except FileNotFoundError:
-        return None
-    except (ValueError, OSError) as exc:  # JSONDecodeError and ResponseFormatError are ValueErrors
-        log.warning("cache entry %s is unreadable (%s); fetching it again", path.name, type(exc).__name__)
-        return None
-
-
-def _store(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data).encode())
