@@ -39,10 +39,18 @@ def test_convert_to_coco_streams_and_matches_to_coco(responses: Path, tmp_path: 
     assert main(argv) == 0
     data = json.loads(out.read_text())
     items = [(p.name[:-5], sm.Predictions.from_response(p.read_bytes())) for p in sorted(responses.glob("*.json"))]
-    expected = sm.to_coco(items)
-    assert data["images"] == expected["images"] and data["categories"] == expected["categories"]
-    assert data["annotations"] == expected["annotations"]
+    sm.to_coco(items, tmp_path / "expected.json")
+    expected = json.loads((tmp_path / "expected.json").read_text())
+    assert same_dataset(data, expected)
     assert [p.name for p in out.parent.iterdir()] == ["dataset.json"]  # no temporary files left
+
+
+def same_dataset(a: dict, b: dict) -> bool:
+    """Two COCO files with the same contents (the time they were written aside)."""
+    a_info, b_info = dict(a["info"]), dict(b["info"])
+    a_info.pop("date_created")
+    b_info.pop("date_created")
+    return a_info == b_info and all(a[k] == b[k] for k in ("images", "categories", "annotations"))
 
 
 def test_convert_to_results_yolo_and_png(responses: Path, tmp_path: Path) -> None:
@@ -56,8 +64,8 @@ def test_convert_to_results_yolo_and_png(responses: Path, tmp_path: Path) -> Non
     assert main(["convert", str(responses), "--to", "yolo", "--out", str(tmp_path / "yolo"), "--no-progress"]) == 0
     assert sorted(p.name for p in (tmp_path / "yolo").iterdir()) == ["a.txt", "b.txt", "c.txt", "classes.txt"]
     assert main(["convert", str(responses), "--to", "png", "--out", str(tmp_path / "png"), "--no-progress"]) == 0
-    masks, _ = sm.from_png(tmp_path / "png" / "b.png")
-    assert len(masks) == 3
+    [(name, back)] = sm.from_png(tmp_path / "png" / "b.png")
+    assert name == "b" and len(back) == 3
 
 
 def test_eval_prints_the_numbers_of_evaluate(responses: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -86,10 +94,11 @@ def test_iou_and_validate(responses: Path, capsys: pytest.CaptureFixture) -> Non
     ("argv", "message"),
     [
         (["convert", "missing/", "--to", "coco", "--out", "x.json"], "segmask: error: missing: no such file or folder"),
-        (["convert", "{bad}", "--to", "yolo", "--out", "y"], "predictions[0].confidence is 'high'"),
         (["convert", "{bad}", "--to", "coco-results", "--out", "r.json"], "--to coco-results needs --gt GT.json"),
-        (["convert", "{bad}", "--to", "png", "--out", "p", "--workers", "2"], "bad.json: predictions[0].confidence"),
         (["iou", "{bad}", "{bad}"], "bad.json: predictions[0].confidence is 'high'"),
+        (["eval", "--gt", "/dev/null", "--pred", "{bad}"], "not valid JSON"),
+        (["eval", "--gt", "missing.json", "--pred", "{bad}"], "missing.json: no such file"),
+        (["convert", "{bad}", "--to", "coco", "--out", "."], "is a folder; --to coco writes one file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -104,6 +113,33 @@ def test_bad_input_is_one_line_and_exit_2(
     errors = [line for line in err.splitlines() if "segmask:" in line]
     assert code == 2 and len(errors) == 1 and message in errors[0]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("to", ["yolo", "png", "coco-results", "coco"])
+def test_one_bad_file_is_named_and_the_others_are_converted(
+    responses: Path, tmp_path: Path, capsys: pytest.CaptureFixture, to: str
+) -> None:
+    (responses / "bad.png.json").write_text('{"predictions": [{"x": 1}], "image": {"width": 5, "height": 5}}')
+    (responses / "deep.png.json").write_text("[" * 100_000 + "]" * 100_000)
+    gt = tmp_path / "gt.json"
+    truth = sm.Predictions.from_response(responses / "a.png.json")
+    sm.to_coco([(name, truth) for name in ("a.png", "b.png", "c.png", "bad.png", "deep.png")], gt)
+    out = tmp_path / ("out.json" if to.startswith("coco") else "out")
+    argv = ["convert", str(responses), "--to", to, "--out", str(out), "--gt", str(gt), "--no-progress"]
+    code = main(argv)
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert any("bad.png.json: predictions[0].y is missing" in line for line in err)
+    assert any("deep.png.json: not valid JSON" in line for line in err)
+    assert all(line.startswith("segmask: failed: ") for line in err)
+    if to == "yolo":
+        assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "c.txt", "classes.txt"]
+    elif to == "png":
+        assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    elif to == "coco":
+        assert [im["file_name"] for im in json.loads(out.read_text())["images"]] == ["a.png", "b.png", "c.png"]
+    else:
+        assert {r["image_id"] for r in json.loads(out.read_text())} == {1, 2, 3}
 
 
 @pytest.mark.parametrize("command", ["demo", "fetch", "convert", "eval", "iou", "validate"])
@@ -123,10 +159,13 @@ def test_fetch_writes_responses_and_reports_failures(
     server: FakeRoboflowServer, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROBOFLOW_API_KEY", KEY)
-    junk = tmp_path / "junk.png"
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "sample.png").write_bytes(sample_image_path().read_bytes())
+    junk = images / "junk.png"
     junk.write_bytes(b"not an image")
     out = tmp_path / "responses"
-    argv = ["fetch", str(sample_image_path()), str(junk), "--model", "shapes/1", "--out", str(out),
+    argv = ["fetch", str(images / "sample.png"), str(junk), "--model", "shapes/1", "--out", str(out),
             "--api-url", server.url, "--retries", "0", "--confidence", "0.05"]  # fmt: skip
     code = main(argv)
     captured = capsys.readouterr()
@@ -135,7 +174,7 @@ def test_fetch_writes_responses_and_reports_failures(
     assert KEY not in captured.out + captured.err
     written = sm.Predictions.from_response(out / "sample.png.json")
     assert len(written) == 5
-    assert main(["fetch", str(sample_image_path()), "--model", "shapes", "--out", str(out)]) == 2
+    assert main(["fetch", str(images / "sample.png"), "--model", "shapes", "--out", str(out)]) == 2
     assert "model must be 'project/version'" in capsys.readouterr().err
 
 
@@ -151,10 +190,10 @@ def test_dask_path_on_a_local_cluster(responses: Path, tmp_path: Path) -> None:
     ):
         summary = segmask.dask.convert_to_coco([responses], out, partition_size=1)
         assert len(client.scheduler_info()["workers"]) == 2
-    assert summary["images"] == 3
+    assert summary.images == 3
     local = tmp_path / "local.json"
     main(["convert", str(responses), "--to", "coco", "--out", str(local), "--workers", "1", "--no-progress"])
-    assert json.loads(out.read_text()) == json.loads(local.read_text())
+    assert same_dataset(json.loads(out.read_text()), json.loads(local.read_text()))
     data = json.loads(out.read_text())
     ann = data["annotations"][0]
     rle = pcm.frPyObjects(ann["segmentation"], 360, 480)

@@ -92,8 +92,9 @@ def test_short_polygons_keep_their_box_and_do_not_drop_other_masks() -> None:
 def test_empty_and_batch_responses() -> None:
     empty = sm.Predictions.from_response({"predictions": []})
     assert len(empty) == 0 and empty.xyxy.shape == (0, 4) and len(empty.masks(image_size=(4, 4))) == 0
-    batch = sm.Predictions.from_response([response(prediction()), response()])
-    assert [len(p) for p in batch] == [1, 0]
+    with pytest.raises(sm.ResponseFormatError, match=r"a list of 2 items, not one response: parse each with "
+                       r"Predictions.from_response\(item\)"):  # fmt: skip
+        sm.Predictions.from_response([response(prediction()), response()])
 
 
 def test_json_text_bytes_and_paths(tmp_path: Path) -> None:
@@ -170,7 +171,7 @@ def test_immutable() -> None:
         (response(prediction(), image=[40, 30]), "image is [40, 30], expected an object"),
         ({"predictions": {"x": 1}}, "predictions is {'x': 1}, expected a list"),
         ({"preds": []}, "predictions is missing"),
-        ([response(), 7], "[1] must be a JSON object"),
+        ([response(), 7], "a list of 2 items, not one response"),
         ("{not json", "not valid JSON"),
     ],
 )

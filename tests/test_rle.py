@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pycocotools import mask as pcm
 
 import segmask as sm
-from segmask.rle import counts_to_strings, strings_to_counts
+from segmask.rle import decode_strings, encode_strings
 from tests.strategies import dense_masks
 
 
@@ -98,17 +98,19 @@ def test_counts_string_codec_matches_pycocotools(runs: list[int]) -> None:
     if h == 0:
         return
     ref = pcm.frPyObjects({"size": [h, 1], "counts": runs}, h, 1)["counts"].decode()
-    assert counts_to_strings(np.array(runs, dtype=np.int64), np.array([0, len(runs)])) == [ref]
-    back, offsets = strings_to_counts([ref.encode()])
-    assert back.tolist() == runs and offsets.tolist() == [0, len(runs)]
+    assert encode_strings(np.array(runs, dtype=np.uint32), np.array([0, len(runs)])) == [ref]
+    back, offsets, area = decode_strings([ref.encode()], (h, 1))
+    assert back.tolist() == runs and offsets.tolist() == [0, len(runs)] and area.tolist() == [sum(runs[1::2])]
 
 
 @given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=40))
 def test_counts_string_codec_on_full_uint32_range(runs: list[int]) -> None:
     ref = rle_to_string(runs)
-    assert counts_to_strings(np.array(runs, dtype=np.int64), np.array([0, len(runs)])) == [ref]
-    back, _ = strings_to_counts([ref.encode()])
-    assert back.tolist() == runs
+    assert encode_strings(np.array(runs, dtype=np.uint32), np.array([0, len(runs)])) == [ref]
+    h = sum(runs)
+    if 0 < h < 2**32:  # an image of h x 1 pixels exists
+        back, _, _ = decode_strings([ref.encode()], (h, 1))
+        assert back.tolist() == runs
 
 
 def test_many_strings_decode_at_once() -> None:
@@ -129,8 +131,9 @@ def test_many_strings_decode_at_once() -> None:
         ({"size": [4, 4], "counts": "0H"}, "not a valid run length"),  # decodes to a negative run
         ({"size": [4, 4], "counts": [16, -1, 1]}, "counts[1] = -1"),
         ({"size": [4, 4], "counts": [1.5, 14.5]}, "flat list of ints"),
-        ({"size": [4], "counts": "<"}, "size must be [height, width]"),
-        ({"size": [0, 4], "counts": ""}, "size must be [height, width]"),
+        ({"size": [4], "counts": "<"}, ".size must be (height, width), got [4]"),
+        ({"size": [0, 4], "counts": ""}, ".size must be two positive integers (height, width)"),
+        ({"size": [70000, 70000], "counts": ""}, "below 2**32 pixels"),
         ({"size": [4, 4]}, "must be a dict with 'size' and 'counts'"),
         ({"size": [4, 4], "counts": None}, "counts must be a str, bytes or a list"),
         ({"size": [4, 4], "counts": "é"}, "not ASCII"),

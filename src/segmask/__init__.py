@@ -6,8 +6,10 @@
 ([9], [{'size': [5, 5], 'counts': '6320004'}])
 """
 
-from ._polygons import polygon_area
 from ._version import __version__
+from .boxes import BOX_FORMATS, convert_boxes
+from .coco import from_coco, to_coco, to_coco_results
+from .datasets import WriteReport
 from .draw import draw
 from .errors import (
     APIConnectionError,
@@ -27,16 +29,20 @@ from .errors import (
     ServerError,
 )
 from .evaluate import METRICS, evaluate
-from .exports import coco_polygons, from_coco, from_png, from_yolo, to_coco, to_coco_results, to_png, to_yolo
 from .fetch import RoboflowClient
-from .geometry import Parts, PolygonCheck, clip, repair, simplify, validate
-from .masks import RLE, Masks, decode, encode
-from .ops import box_iou, iou
-from .postprocess import box_nms, masks_to_polygons, nms
+from .geometry import Parts, PolygonCheck, clip, polygon_area, repair, simplify, validate
+from .iou import box_iou, iou
+from .masks import RLE, Masks, Runs, decode, encode
+from .nms import box_nms, nms
+from .png import from_png, to_png
 from .predictions import Predictions
-from .raster import RULES, rasterize
+from .raster import rasterize
+from .rules import RULES
+from .tracing import coco_polygons, masks_to_polygons
+from .yolo import from_yolo, to_yolo
 
 __all__ = [
+    "BOX_FORMATS",
     "METRICS",
     "RLE",
     "RULES",
@@ -58,13 +64,16 @@ __all__ = [
     "RateLimitError",
     "ResponseFormatError",
     "RoboflowClient",
+    "Runs",
     "SegmaskError",
     "ServerError",
+    "WriteReport",
     "__version__",
     "box_iou",
     "box_nms",
     "clip",
     "coco_polygons",
+    "convert_boxes",
     "decode",
     "draw",
     "encode",

@@ -13,12 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._ragged import offsets_from_lengths
+from . import limits
 from .errors import PolygonError
-
-#: Largest |coordinate| accepted, in pixels. pycocotools' C code overflows its
-#: 32-bit ints past about 4.3e8 px, so no reference exists beyond this bound.
-MAX_COORD = float(2**28)
 
 
 def as_polygon_batch(
@@ -48,7 +44,8 @@ def as_polygon_batch(
     arrays = [_one_polygon(p, f"{name}[{i}]") for i, p in enumerate(items)]
     lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     coords = np.concatenate(arrays) if arrays else np.zeros((0, 2), np.float64)
-    offsets = offsets_from_lengths(lengths)
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
     check_coordinates(coords, offsets, np.arange(len(arrays)), name)
     return coords, offsets
 
@@ -61,7 +58,8 @@ def check_coordinates(
     Checked once for a whole batch of rings; ``owners`` gives the polygon of
     each ring, for the message.
     """
-    bad = ~np.isfinite(coords) | (np.abs(coords) > MAX_COORD)
+    bound = limits.MAX_COORD
+    bad = ~np.isfinite(coords) | (np.abs(coords) > bound)
     if not bad.any():
         return
     flat, axis = (int(v) for v in np.argwhere(bad)[0])
@@ -69,7 +67,7 @@ def check_coordinates(
     value = coords[flat, axis]
     where = f"{name}[{int(owners[ring])}] point {flat - offsets[ring]} has {'xy'[axis]} = "
     if np.isfinite(value):
-        raise PolygonError(f"{where}{value:.6g}, beyond the supported ±{MAX_COORD:.0f} px")
+        raise PolygonError(f"{where}{value:.6g}, beyond the supported ±{bound:.0f} px")
     raise PolygonError(f"{where}{value}; coordinates must be finite")
 
 
@@ -97,36 +95,3 @@ def _one_polygon(poly: Any, where: str) -> NDArray[np.float64]:
     if len(arr) < 3:
         raise PolygonError(f"{where} has {len(arr)} points; a polygon needs at least 3")
     return arr
-
-
-def polygon_area(polygons: Sequence[Any] | NDArray[np.floating]) -> NDArray[np.float64]:
-    """Exact shoelace area of each polygon, in square pixels.
-
-    Self-intersecting polygons get the signed sum of their lobes (as the
-    shoelace formula gives it), made positive; this is geometry, not a pixel
-    count: use ``rasterize(...).area`` for that.
-
-    Parameters
-    ----------
-    polygons : sequence of (K, 2) arrays or flat x, y lists
-
-    Returns
-    -------
-    (N,) float64
-
-    Examples
-    --------
-    >>> polygon_area([[[0, 0], [4, 0], [4, 3]], [0, 0, 2, 0, 2, 2, 0, 2]])
-    array([6., 4.])
-    """
-    coords, offsets = as_polygon_batch(polygons)
-    if not len(coords):
-        return np.zeros(0, np.float64)
-    nxt = np.arange(1, len(coords) + 1)
-    nxt[offsets[1:] - 1] = offsets[:-1]
-    # Relative to each polygon's first vertex, to keep precision far from 0.
-    origin = np.repeat(coords[offsets[:-1]], np.diff(offsets), axis=0)
-    a = coords - origin
-    b = coords[nxt] - origin
-    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    return np.abs(np.add.reduceat(cross, offsets[:-1])) / 2.0

@@ -1,9 +1,10 @@
 """Beyond one machine: response files as a ``dask.bag``, converted with the same functions.
 
 Needs the extra: ``pip install segmask[dask]``. Each file goes through
-:func:`segmask.pipeline.coco_record` on a Dask worker; the records come back
-to the client, in the files' order, and are written as one COCO file with
-:func:`segmask.pipeline.write_coco` (streamed, atomic).
+:func:`segmask.pipeline.coco_file` on a Dask worker; the records come back
+to the client, in the files' order, and are written as one COCO file by
+:class:`segmask.coco.CocoWriter` (streamed, atomic), as ``segmask convert``
+writes it.
 
 Examples
 --------
@@ -13,7 +14,7 @@ Examples
     import segmask.dask
 
     with Client("tcp://scheduler:8786"):               # or LocalCluster()
-        segmask.dask.convert_to_coco(paths, "dataset.json")
+        segmask.dask.convert_to_coco(["responses/"], "dataset.json")
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from .coco import CocoWriter
+from .datasets import WriteReport
 from .errors import InputError
-from .pipeline import coco_record, response_files, write_coco
-from .raster import Rule
+from .pipeline import Failure, coco_file, response_files
+from .rules import Rule
 
 __all__ = ["coco_bag", "convert_to_coco"]
 
@@ -39,27 +42,38 @@ def _bag_module() -> Any:
 
 def coco_bag(
     paths: Iterable[str | os.PathLike[str]],
+    *,
     rule: Rule | None = None,
     segmentation: str = "polygon",
     partition_size: int = 64,
 ) -> Any:
-    """A ``dask.bag`` of :class:`~segmask.pipeline.CocoRecord`, one per response file, in order."""
+    """A ``dask.bag`` of :class:`~segmask.coco.CocoRecord` (or :class:`~segmask.pipeline.Failure`), one per file."""
     db = _bag_module()
-    files = [str(p) for p in response_files(paths)]
-    return db.from_sequence(files, partition_size=partition_size).map(coco_record, rule, segmentation)
+    files = response_files(paths)
+    return db.from_sequence(files, partition_size=partition_size).map(coco_file, rule, segmentation)
 
 
 def convert_to_coco(
     paths: Iterable[str | os.PathLike[str]],
     out: str | os.PathLike[str],
+    *,
     rule: Rule | None = None,
     segmentation: str = "polygon",
     partition_size: int = 64,
-) -> dict[str, Any]:
+) -> WriteReport:
     """Convert response files (or folders of them) to one COCO file on the current Dask scheduler.
 
     Uses whatever scheduler is active (a ``distributed.Client`` if one is
-    running). Returns the summary of :func:`segmask.pipeline.write_coco`.
+    running). A file that cannot be used raises an :class:`InputError` naming
+    it, after the others were converted, and nothing is written.
     """
-    bag = coco_bag(paths, rule, segmentation, partition_size)
-    return write_coco(bag.compute(), out)
+    bag = coco_bag(paths, rule=rule, segmentation=segmentation, partition_size=partition_size)
+    records = bag.compute()
+    failures = [r for r in records if isinstance(r, Failure)]
+    if failures:
+        raise InputError(f"{len(failures)} files could not be converted; the first: {failures[0].message}")
+    with CocoWriter(out) as writer:
+        for record in records:
+            writer.add(record)
+    assert writer.report is not None
+    return writer.report

@@ -75,7 +75,7 @@ def draw(
     if texts and len(texts) != len(ms):
         raise InputError(f"labels has {len(texts)} texts for {len(ms)} masks")
     out: NDArray[np.uint8] = np.asarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img.copy())
-    for i, (pixels, x, y) in enumerate(ms._placed()):
+    for i, (pixels, (x, y)) in enumerate(ms.iter_crops()):
         if not pixels.size:
             continue
         colour = _PALETTE[colour_ids[i] % len(_PALETTE)]

@@ -10,17 +10,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import _validate
+from . import _validate, response
+from .coco import dataset_dict, results_list
 from .errors import InputError
-from .exports import to_coco, to_coco_results
 from .predictions import Predictions
 
 __all__ = ["METRICS", "evaluate"]
@@ -31,7 +29,7 @@ METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "A
 
 def _load(source: Any) -> Any:
     if isinstance(source, str | os.PathLike):
-        return json.loads(Path(source).read_bytes())
+        return response.read(source)
     return source
 
 
@@ -43,6 +41,7 @@ def _is_items(value: Any) -> bool:
 def evaluate(
     ground_truth: str | os.PathLike[str] | Mapping[str, Any] | Sequence[tuple[str, Predictions]],
     predictions: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | Sequence[tuple[str, Predictions]],
+    *,
     iou_type: str = "segm",
     backend: str = "pycocotools",
 ) -> dict[str, Any]:
@@ -74,13 +73,12 @@ def evaluate(
     backend = _validate.choice("backend", backend, ("pycocotools", "faster_coco_eval"))
     gt = _load(ground_truth)
     if _is_items(gt):
-        gt = to_coco(gt, segmentation="rle")
+        gt = dataset_dict(gt, segmentation="rle")
     if not isinstance(gt, Mapping) or "images" not in gt or "annotations" not in gt:
         raise InputError("ground_truth must be a COCO instances file or dict, or (file_name, Predictions) pairs")
     dt = _load(predictions)
     if _is_items(dt):
-        image_ids = {str(im["file_name"]): im["id"] for im in gt["images"]}
-        dt = to_coco_results(dt, image_ids, gt["categories"])
+        dt = results_list(dt, gt)
     if not isinstance(dt, list):
         raise InputError("predictions must be a COCO results file or list, or (file_name, Predictions) pairs")
     coco_cls, eval_cls = _backend(backend)

@@ -63,6 +63,7 @@ from .errors import (
     status_error,
 )
 from .predictions import Predictions
+from .response import loads, parse
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -473,14 +474,9 @@ class RoboflowClient:
         """The 200 body as Predictions; a body that is not one response is the server's fault."""
         problem = None
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            data, problem = None, "not JSON"
-        if problem is None:
-            try:
-                return Predictions._parse(data, "")  # one response; a JSON list is refused there
-            except ResponseFormatError as exc:
-                problem = self._redact(str(exc))
+            return parse(loads(body))  # one response; a JSON list is refused there
+        except ResponseFormatError as exc:
+            problem = self._redact(str(exc)) if not str(exc).startswith("not valid JSON") else "not JSON"
         snippet = self._redact(" ".join(body[:80].decode("utf-8", "replace").split()))
         text = f"the API answered 200 with a body that is {problem}: {snippet!r}"
         raise BadResponseError(text, status=200, model=model)
@@ -522,10 +518,10 @@ class _Cache:
             if path.stat().st_size > self._max_bytes:
                 problem = "larger than max_response_bytes"
             else:
-                return Predictions._parse(json.loads(path.read_bytes()), "")
+                return parse(loads(path.read_bytes()))
         except FileNotFoundError:
             return None
-        except (ValueError, OSError, RecursionError) as exc:  # JSONDecodeError and ResponseFormatError are ValueErrors
+        except (ValueError, OSError) as exc:  # ResponseFormatError is a ValueError
             problem = type(exc).__name__
         log.warning("cache entry %s is unreadable (%s); fetching it again", path.name, problem)
         return None

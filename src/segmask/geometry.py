@@ -32,13 +32,14 @@ from numpy.typing import NDArray
 from . import _validate
 from ._polygons import as_polygon_batch
 from .errors import InputError
-from .raster import RULES, Rule
+from .rules import RULES, Rule
 
 __all__ = [
     "Parts",
     "PolygonCheck",
     "clip",
     "image_rect",
+    "polygon_area",
     "polygons_from_rings",
     "repair",
     "simplify",
@@ -114,7 +115,16 @@ class Parts(NamedTuple):
         return out
 
 
-def image_rect(image_size: tuple[int, int], rule: Rule = "contour") -> tuple[float, float, float, float]:
+def _sequence(polygons: object) -> Sequence[Any]:
+    """The polygons as a sequence (a single array of (N, K, 2) is N polygons), or an InputError."""
+    if isinstance(polygons, np.ndarray) and polygons.ndim == 3:
+        return list(polygons)
+    if isinstance(polygons, str | bytes | dict | np.ndarray) or not isinstance(polygons, Sequence):
+        raise InputError(f"polygons must be a sequence of polygons, got {type(polygons).__name__}")
+    return polygons
+
+
+def image_rect(image_size: tuple[int, int], *, rule: Rule = "contour") -> tuple[float, float, float, float]:
     """The image's ``(xmin, ymin, xmax, ymax)`` in the polygon coordinates of ``rule``."""
     h, w = _validate.image_size(image_size)
     rule = _validate.choice("rule", rule, RULES)  # type: ignore[assignment]
@@ -153,7 +163,7 @@ def polygons_from_rings(
 
 
 def validate(
-    polygons: Sequence[Any], image_size: tuple[int, int] | None = None, rule: Rule = "contour"
+    polygons: Sequence[Any], image_size: tuple[int, int] | None = None, *, rule: Rule = "contour"
 ) -> list[PolygonCheck]:
     """Check every polygon and name its problems; never raises for bad geometry.
 
@@ -184,6 +194,9 @@ def validate(
     polygons[1]: self_intersection (Self-intersection at x=1, y=1)
     polygons[2]: too_few_points
     """
+    polygons = _sequence(polygons)
+    size = _validate.image_size(image_size) if image_size is not None else None
+    rule = _validate.choice("rule", rule, RULES)  # type: ignore[assignment]
     n = len(polygons)
     problems: list[list[str]] = [[] for _ in range(n)]
     reasons: list[str | None] = [None] * n
@@ -224,8 +237,9 @@ def validate(
     # Only "is there any area, and where": GEOS's faster "structure" repair
     # answers that (repair() itself keeps pycocotools' even-odd reading).
     made = _make_valid(g, why == "Valid Geometry", method="structure")
-    area = shapely.area(_polygonal(made))
-    rect = shapely.box(*image_rect(image_size, rule)) if image_size is not None else None
+    parts, owner = _polygon_parts(made)
+    area = np.bincount(owner, weights=shapely.area(parts), minlength=len(g))
+    rect = shapely.box(*image_rect(size, rule=rule)) if size is not None else None
     touches = shapely.intersects(made, rect) if rect is not None else None
     inside = shapely.covered_by(made, rect) if rect is not None else None
     for k, i in enumerate(have.tolist()):
@@ -279,16 +293,6 @@ def _split_reason(text: str) -> tuple[str, tuple[float, float] | None]:
     return text, None
 
 
-def _polygonal(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
-    """Keep only the polygonal part of each geometry (make_valid may add lines and points)."""
-    parts, owner = _polygon_parts(geoms)
-    out = np.array([shapely.Polygon()] * len(geoms), dtype=object)
-    if len(parts):
-        merged = shapely.multipolygons(parts, indices=owner)
-        out[np.unique(owner)] = merged
-    return out
-
-
 def _polygon_parts(geoms: NDArray[np.object_]) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
     """Every non-empty Polygon inside each geometry (collections and multi-parts opened)."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
@@ -327,11 +331,11 @@ def repair(polygons: Sequence[Any]) -> Parts:
     >>> sorted(p.area for p in parts.polygons), parts.source.tolist()
     ([1.0, 1.0, 4.5], [0, 0, 1])
     """
-    geoms = to_shapely(polygons)
+    geoms = to_shapely(_sequence(polygons))
     return _as_parts(_make_valid(geoms, shapely.is_valid(geoms)), drop_empty_area=True)
 
 
-def clip(polygons: Sequence[Any], image_size: tuple[int, int], rule: Rule = "contour") -> Parts:
+def clip(polygons: Sequence[Any], image_size: tuple[int, int], *, rule: Rule = "contour") -> Parts:
     """Cut every polygon to the image's rectangle (``shapely.clip_by_rect``).
 
     A polygon wholly outside gives no part; one that leaves the image and
@@ -345,11 +349,11 @@ def clip(polygons: Sequence[Any], image_size: tuple[int, int], rule: Rule = "con
     >>> [p.bounds for p in parts.polygons], parts.source.tolist()
     ([(0.0, 1.0, 5.0, 3.0)], [0])
     """
-    rect = image_rect(image_size, rule)
-    return _as_parts(shapely.clip_by_rect(to_shapely(polygons), *rect))
+    rect = image_rect(image_size, rule=rule)
+    return _as_parts(shapely.clip_by_rect(to_shapely(_sequence(polygons)), *rect))
 
 
-def simplify(polygons: Sequence[Any], tolerance: float = 1.0) -> Parts:
+def simplify(polygons: Sequence[Any], *, tolerance: float = 1.0) -> Parts:
     """Topology-preserving simplification (``shapely.simplify``), ``tolerance`` in pixels.
 
     Examples
@@ -358,6 +362,42 @@ def simplify(polygons: Sequence[Any], tolerance: float = 1.0) -> Parts:
     >>> len(shapely.get_coordinates(parts.polygons[0])) - 1
     4
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not tolerance >= 0:
-        raise InputError(f"tolerance must be a number of pixels >= 0, got {tolerance!r}")
-    return _as_parts(shapely.simplify(to_shapely(polygons), tolerance, preserve_topology=True))
+    tolerance = _validate.number(tolerance, "tolerance", 0.0)
+    return _as_parts(shapely.simplify(to_shapely(_sequence(polygons)), tolerance, preserve_topology=True))
+
+
+def polygon_area(polygons: Sequence[Any] | NDArray[np.floating]) -> NDArray[np.float64]:
+    """Exact shoelace area of each polygon, in square pixels.
+
+    Self-intersecting polygons get the signed sum of their lobes (as the
+    shoelace formula gives it), made positive; this is geometry, not a pixel
+    count: use ``rasterize(...).area`` for that.
+
+    Parameters
+    ----------
+    polygons : sequence of (K, 2) arrays or flat x, y lists
+
+    Returns
+    -------
+    (N,) float64
+
+    See Also
+    --------
+    validate : zero_area, among other problems.
+
+    Examples
+    --------
+    >>> polygon_area([[[0, 0], [4, 0], [4, 3]], [0, 0, 2, 0, 2, 2, 0, 2]])
+    array([6., 4.])
+    """
+    coords, offsets = as_polygon_batch(polygons)
+    if not len(coords):
+        return np.zeros(0, np.float64)
+    nxt = np.arange(1, len(coords) + 1)
+    nxt[offsets[1:] - 1] = offsets[:-1]
+    # Relative to each polygon's first vertex, to keep precision far from 0.
+    origin = np.repeat(coords[offsets[:-1]], np.diff(offsets), axis=0)
+    a = coords - origin
+    b = coords[nxt] - origin
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return np.abs(np.add.reduceat(cross, offsets[:-1])) / 2.0

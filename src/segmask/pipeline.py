@@ -1,48 +1,45 @@
-"""Whole folders of responses: one function per file, and writers that stream.
+"""Whole folders of response files: one pure function per file, run on worker processes.
 
-What :mod:`segmask.cli` (``segmask convert``) and :mod:`segmask.dask` share:
+What :mod:`segmask.cli` (``segmask convert``) and :mod:`segmask.dask` share.
+Each function reads one response file and returns (or writes) its part; the
+caller streams the parts into one output in order (the COCO ones through
+:class:`segmask.coco.CocoWriter`). A file that cannot be used gives a
+:class:`Failure` naming it, so one bad file never costs the others.
 
-* :func:`coco_record` turns one response file into its COCO image and
-  annotations (class names, not ids yet): a pure function of the file, so it
-  runs in a worker process or on a Dask worker;
-* :func:`write_coco` streams records to a COCO file: annotations go to a
-  spool file as they come, categories (sorted class names) are fixed at the
-  end, and the file appears whole or not at all (temporary file, then rename).
-  Memory stays flat in the number of files.
-
-An image's ``file_name`` is the response file's name less ``.json``:
-``segmask fetch`` names responses after their images (``photo.jpg.json``).
+An image's ``file_name`` is the response file's name less ``.json``, with
+its folders relative to the folder given (``segmask fetch`` writes
+``a/photo.jpg.json`` for ``a/photo.jpg``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._io import atomic_open, atomic_write
+from ._io import atomic_write
+from .coco import CocoRecord, coco_record, coco_results
 from .errors import InputError, SegmaskError
-from .exports import coco_annotations, coco_results, png_labels, yolo_labels
+from .png import png_labels
 from .predictions import Predictions
-from .raster import Rule
+from .rules import Rule
+from .yolo import yolo_labels
 
 __all__ = [
-    "CocoRecord",
+    "Failure",
+    "ResponseFile",
     "class_names",
-    "coco_record",
-    "image_name",
+    "coco_file",
     "parallel_map",
     "png_file",
     "read_response",
     "response_files",
     "results_file",
-    "write_coco",
-    "write_json_list",
     "yolo_file",
 ]
 
@@ -50,133 +47,102 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class CocoRecord:
-    """One image of a COCO file: its entry and its annotations (with ``category`` names)."""
+class ResponseFile:
+    """A response file and the name of its image (``a/photo.jpg`` for ``dir/a/photo.jpg.json``)."""
 
-    file_name: str
-    height: int
-    width: int
-    annotations: list[dict[str, Any]] = field(default_factory=list)
-    without_mask: int = 0
+    path: Path
+    image: str
 
 
-def response_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given, and the ``*.json`` files of folders (sorted), in order."""
-    out: list[Path] = []
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A file that could not be used, and why (one line)."""
+
+    path: str
+    message: str
+
+
+def response_files(paths: Iterable[str | os.PathLike[str]]) -> list[ResponseFile]:
+    """Files as given, and the ``*.json`` files under folders (recursively, sorted), in order."""
+    out: list[ResponseFile] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(q for q in p.glob("*.json") if q.is_file()))
+            for q in sorted(q for q in p.rglob("*.json") if q.is_file()):
+                out.append(ResponseFile(q, _image_name(q.relative_to(p).as_posix())))
         elif p.is_file():
-            out.append(p)
+            out.append(ResponseFile(p, _image_name(p.name)))
         else:
             raise InputError(f"{p}: no such file or folder")
     return out
 
 
-def image_name(path: Path) -> str:
+def _image_name(name: str) -> str:
     """``photo.jpg.json`` -> ``photo.jpg``; ``photo.json`` -> ``photo``."""
-    return path.name[: -len(".json")] if path.name.endswith(".json") else path.name
-
-
-def coco_record(path: str | os.PathLike[str], rule: Rule | None = None, segmentation: str = "polygon") -> CocoRecord:
-    """One response file -> its COCO image and annotations.
-
-    Raises
-    ------
-    SegmaskError
-        Its message starts with the file's path.
-    """
-    p = Path(path)
-    preds = read_response(p)
-    if preds.image_size is None:
-        raise InputError(f"{p}: the response has no 'image' size")
-    h, w = preds.image_size
-    try:
-        annotations, without = coco_annotations(preds, rule, segmentation)
-    except SegmaskError as exc:
-        raise type(exc)(f"{p}: {exc}") from None
-    return CocoRecord(image_name(p), h, w, annotations, without)
-
-
-def write_coco(records: Iterable[CocoRecord], out: str | os.PathLike[str]) -> dict[str, Any]:
-    """Stream records into a COCO instances file, written atomically.
-
-    Categories are the class names seen, sorted, with ids 1, 2, ...; images
-    get ids in the order of the records. Returns a summary.
-    """
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    names: set[str] = set()
-    images: list[dict[str, Any]] = []
-    without = 0
-    fd, spool_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".spool")
-    try:
-        with os.fdopen(fd, "w") as spool:
-            for record in records:
-                image_id = len(images) + 1
-                images.append({"id": image_id, "file_name": record.file_name, "height": record.height,
-                               "width": record.width})  # fmt: skip
-                without += record.without_mask
-                for ann in record.annotations:
-                    names.add(ann["category"])
-                    spool.write(json.dumps({**ann, "image_id": image_id}) + "\n")
-        categories = [{"id": k + 1, "name": n, "supercategory": ""} for k, n in enumerate(sorted(names))]
-        ids = {c["name"]: c["id"] for c in categories}
-        count = 0
-        with atomic_open(target) as f, open(spool_name) as spool:
-            f.write('{"images": ' + json.dumps(images) + ', "categories": ' + json.dumps(categories))
-            f.write(', "annotations": [')
-            for count, line in enumerate(spool, start=1):
-                ann = json.loads(line)
-                ann["category_id"] = ids[ann.pop("category")]
-                ann["id"] = count
-                f.write(("," if count > 1 else "") + json.dumps(ann))
-            f.write("]}\n")
-    finally:
-        Path(spool_name).unlink(missing_ok=True)
-    return {"images": len(images), "annotations": count, "categories": len(categories), "without_mask": without}
-
-
-def parallel_map(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], workers: int) -> Iterator[T]:
-    """``fn(*job)`` for each job, in order, on ``workers`` processes (in this one for 1).
-
-    Jobs are handed out in chunks and results come back in order as they are
-    ready, so the caller can write them while the rest is computed.
-    """
-    if workers <= 1:
-        for job in jobs:
-            yield fn(*job)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_call, [(fn, job) for job in jobs], chunksize=16)
-
-
-def _call(task: tuple[Callable[..., T], tuple[Any, ...]]) -> T:
-    fn, job = task
-    return fn(*job)
+    return name[: -len(".json")] if name.endswith(".json") else name
 
 
 def read_response(path: str | os.PathLike[str]) -> Predictions:
     """One response file, with errors that start with its path."""
-    p = Path(path)
+    return Predictions.from_response(Path(path))
+
+
+def _guarded(call: Callable[[], T], path: Path) -> T | Failure:
     try:
-        preds = Predictions.from_response(p.read_bytes())
+        return call()
     except SegmaskError as exc:
-        raise type(exc)(f"{p}: {exc}") from None
+        text = str(exc)
+        return Failure(str(path), text if text.startswith(f"{path}:") else f"{path}: {text}")
     except OSError as exc:
-        raise InputError(f"{p}: {exc.strerror}") from None
-    if not isinstance(preds, Predictions):
-        raise InputError(f"{p}: holds a list of responses; one response per file, please")
-    return preds
+        return Failure(str(path), f"{path}: {exc.strerror or exc}")
 
 
-def class_names(paths: Sequence[Path]) -> list[str]:
+def coco_file(item: ResponseFile, rule: Rule | None, segmentation: str) -> CocoRecord | Failure:
+    """One response file -> its COCO image and annotations."""
+    return _guarded(lambda: coco_record(item.image, read_response(item.path), rule=rule,
+                                        segmentation=segmentation), item.path)  # fmt: skip
+
+
+def results_file(
+    item: ResponseFile, image_id: int, categories: dict[str, int], rule: Rule | None
+) -> list[dict[str, Any]] | Failure:
+    """One response's entries of a COCO results list."""
+
+    return _guarded(lambda: coco_results(read_response(item.path), image_id, categories, rule=rule), item.path)
+
+
+def yolo_file(
+    item: ResponseFile, target: Path, ids: dict[str, int], rule: Rule | None
+) -> tuple[int, int, int] | Failure:
+    """Write one response's YOLO label file; returns (exact, approximate, without mask)."""
+
+    def run() -> tuple[int, int, int]:
+        text, counts = yolo_labels(read_response(item.path), ids, rule=rule)
+        atomic_write(target, text.encode())
+        return counts
+
+    return _guarded(run, item.path)
+
+
+def png_file(item: ResponseFile, target: Path, rule: Rule | None) -> int | Failure:
+    """Write one response's instance-id PNG; returns the pixels overwritten by overlaps."""
+
+    def run() -> int:
+        png, lost = png_labels(read_response(item.path), rule=rule)
+        atomic_write(target, png)
+        return lost
+
+    return _guarded(run, item.path)
+
+
+def class_names(files: Sequence[ResponseFile]) -> list[str]:
     """The class names in response files, sorted: a cheap first pass (no masks are made)."""
+    from .response import read
+
     names: set[str] = set()
-    for p in paths:
+    for f in files:
         try:
-            data = json.loads(p.read_bytes())
-        except (OSError, ValueError):
+            data = read(f.path)
+        except SegmaskError:
             continue  # the real pass names the file and the problem
         for pred in data.get("predictions", []) if isinstance(data, dict) else []:
             if isinstance(pred, dict) and isinstance(pred.get("class"), str):
@@ -184,42 +150,33 @@ def class_names(paths: Sequence[Path]) -> list[str]:
     return sorted(names)
 
 
-def yolo_file(path: Path, out_dir: Path, ids: dict[str, int], rule: Rule | None) -> tuple[int, int, int]:
-    """Write one response's YOLO label file; returns (exact, approximate, without mask)."""
-    try:
-        text, counts = yolo_labels(read_response(path), ids, rule)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    atomic_write(out_dir / f"{Path(image_name(path)).stem}.txt", text.encode())
-    return counts
+def parallel_map(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], workers: int) -> Iterator[T]:
+    """``fn(*job)`` for each job, in order, on ``workers`` processes (in this one for 1).
+
+    Jobs are handed out in chunks and results come back in order as they are
+    ready, so the caller can write them while the rest is computed. Workers
+    end themselves when this process dies (killed or not), instead of
+    waiting forever for work.
+    """
+    if workers <= 1:
+        for job in jobs:
+            yield fn(*job)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_watch_parent, initargs=(os.getpid(),)) as pool:
+        yield from pool.map(_call, [(fn, job) for job in jobs], chunksize=16)
 
 
-def png_file(path: Path, out_dir: Path, rule: Rule | None) -> int:
-    """Write one response's instance-id PNG; returns the pixels overwritten by overlaps."""
-    try:
-        png, lost = png_labels(read_response(path), rule)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    atomic_write(out_dir / f"{Path(image_name(path)).stem}.png", png)
-    return lost
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit as soon as the parent process is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="segmask-parent-watch", daemon=True).start()
 
 
-def results_file(path: Path, image_id: int, categories: dict[str, int], rule: Rule | None) -> list[dict[str, Any]]:
-    """One response's entries of a COCO results list."""
-    try:
-        return coco_results(read_response(path), image_id, categories, rule)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-
-
-def write_json_list(items: Iterable[list[dict[str, Any]]], out: str | os.PathLike[str]) -> int:
-    """Stream lists of JSON objects into one JSON list, written atomically; returns the count."""
-    count = 0
-    with atomic_open(out) as f:
-        f.write("[")
-        for chunk in items:
-            for item in chunk:
-                f.write(("," if count else "") + json.dumps(item))
-                count += 1
-        f.write("]\n")
-    return count
+def _call(task: tuple[Callable[..., T], tuple[Any, ...]]) -> T:
+    fn, job = task
+    return fn(*job)

@@ -27,8 +27,8 @@ def test_iou_equals_pycocotools(case_a: tuple, case_b: tuple, data: st.DataObjec
     assert ours.shape == (len(a), len(b)) and ours.dtype == np.float64
     np.testing.assert_array_equal(ours, np.asarray(ref).reshape(len(a), len(b)))
     # every input form gives the same numbers
-    np.testing.assert_array_equal(sm.iou(a.to_rle(), pcc(b), crowd), ours)
-    np.testing.assert_array_equal(sm.iou(a.to_dense(), b.to_dense(), crowd), ours)
+    np.testing.assert_array_equal(sm.iou(a.to_rle(), pcc(b), iscrowd=crowd), ours)
+    np.testing.assert_array_equal(sm.iou(a.to_dense(), b.to_dense(), iscrowd=crowd), ours)
 
 
 def test_iou_on_overlapping_shapes_is_exact() -> None:

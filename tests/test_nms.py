@@ -45,11 +45,11 @@ def test_nms_equals_the_brute_force_reference(dense: np.ndarray, data: st.DataOb
     )
     expected = brute_nms(dense, scores, threshold, classes)
     if n == 0:
-        assert sm.nms(sm.Masks.empty(dense.shape[1:]), scores, threshold).tolist() == []
+        assert sm.nms(sm.Masks.empty(dense.shape[1:]), scores, iou_threshold=threshold).tolist() == []
         return
-    kept = sm.nms(dense, scores, threshold, class_ids=classes)
+    kept = sm.nms(dense, scores, iou_threshold=threshold, class_id=classes)
     assert kept.dtype == np.int64 and kept.tolist() == expected
-    assert sm.nms(sm.encode(dense), scores, threshold, class_ids=classes).tolist() == expected
+    assert sm.nms(sm.encode(dense), scores, iou_threshold=threshold, class_id=classes).tolist() == expected
 
 
 boxes = st.lists(st.tuples(st.floats(0, 40), st.floats(0, 40), st.floats(0, 20), st.floats(0, 20)), max_size=10)
@@ -66,16 +66,30 @@ def test_box_nms_equals_the_brute_force_reference(b: list, data: st.DataObject) 
         ious = [pcm.iou(np.array([b[i]]), np.array([b[k]]), [0])[0][0] for k in keep]
         if not any(v > threshold for v in ious):
             keep.append(i)
-    assert sm.box_nms(b, scores, threshold).tolist() == keep
+    assert sm.box_nms(b, scores, iou_threshold=threshold).tolist() == keep
+
+
+@given(st.lists(st.tuples(*[st.integers(0, 40)] * 2, *[st.integers(0, 20)] * 2), max_size=10), st.data())
+def test_box_nms_takes_every_format(b: list, data: st.DataObject) -> None:
+    """Whole-pixel boxes convert exactly: each format names the same boxes and keeps the same ones."""
+    n = len(b)
+    xywh = np.array(b, float).reshape(-1, 4)
+    scores = np.array(data.draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)), dtype=np.float64)
+    expected = sm.box_nms(xywh, scores).tolist()
+    for fmt in ("xyxy", "cxcywh"):
+        other = sm.convert_boxes(xywh, source="xywh", target=fmt)
+        assert sm.box_nms(other, scores, format=fmt).tolist() == expected
+        np.testing.assert_array_equal(sm.box_iou(other, other, format=fmt), sm.box_iou(xywh, xywh))
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"scores": [0.5]}, "scores must have shape (2,)"),
-        ({"scores": [0.5, np.nan]}, "scores[1] is NaN"),
-        ({"iou_threshold": 1.5}, "iou_threshold must be a number in [0, 1]"),
-        ({"class_ids": [0.5, 1.5]}, "class_ids must be 2 integers"),
+        ({"scores": [0.5, np.nan]}, "scores[1] is nan, expected a finite number"),
+        ({"iou_threshold": 1.5}, "iou_threshold must be a finite number in [0, 1], got 1.5"),
+        ({"iou_threshold": "0.5"}, "iou_threshold must be a number, got '0.5'"),
+        ({"class_id": [0.5, 1.5]}, "class_id must be 2 integers"),
     ],
 )
 def test_nms_bad_arguments(kwargs: dict, message: str) -> None:
@@ -125,7 +139,7 @@ def test_simplify_option_reduces_vertices() -> None:
     image = np.zeros((1, 60, 60), bool)
     cv2.circle(image[0].view(np.uint8), (30, 30), 25, 1, -1)
     exact = sm.masks_to_polygons(image)[0][0]
-    simple = sm.masks_to_polygons(image, simplify=1.0)[0][0]
+    simple = sm.masks_to_polygons(image, tolerance=1.0)[0][0]
     assert len(simple.exterior.coords) < len(exact.exterior.coords) / 2
     assert abs(simple.area - exact.area) / exact.area < 0.05
 
@@ -156,6 +170,6 @@ def test_set_operations_check_their_inputs() -> None:
     a = sm.Masks.from_dense(np.ones((2, 3, 3), bool))
     with pytest.raises(sm.MaskError, match="pairs masks one to one: got 2 masks of"):
         a.union(a[:1])
-    with pytest.raises(sm.MaskError, match="groups must be 2 integer labels"):
+    with pytest.raises(sm.InputError, match="groups must be 2 integers"):
         a.merge([0.5, 1.0])
     assert len(sm.Masks.empty((3, 3)).merge()) == 1

@@ -1,0 +1,1773 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: embedsignature=False, cpow=True
+"""segmask's compiled kernel: the loops over runs, strings, crops and polygons.
+
+Everything here works on the batch layout of :mod:`segmask.rle`: the runs of
+N masks are one ``uint32`` array ``counts`` and an ``(N + 1,)`` ``int64``
+array ``offsets`` (mask ``i`` owns ``counts[offsets[i]:offsets[i + 1]]``).
+Counts are column-major over the whole image, start with a background run
+(maybe 0) and sum to ``h * w``. A position is ``x * h + y``, in int64.
+
+Functions trust their inputs (the Python layer above checks them once) except
+where they read text from outside (COCO strings, parsed JSON points): those
+report the first problem as a tuple for the caller to turn into a message.
+No function here raises for bad data, allocates per mask in Python, or
+holds the GIL in its loops.
+
+Sections: buffers; COCO strings; run statistics; crops and dense arrays;
+set operations; overlap (IoU, NMS); polygons under the coco rule
+(pycocotools' ``rleFrPoly``) and under the contour rule (OpenCV's
+``fillPoly``); points of a parsed response.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+from cpython.dict cimport PyDict_Check, PyDict_Next
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_CheckExact
+from cpython.long cimport PyLong_CheckExact
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_CheckExact
+from cpython.exc cimport PyErr_Clear, PyErr_Occurred
+from libc.math cimport INFINITY, ceil, fabs, isfinite
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, INT64_MAX
+from libc.stdlib cimport free, malloc, realloc, qsort, calloc
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    int PyUnicode_IS_ASCII(object o)
+    const char* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    double PyLong_AsDouble(object o)
+    int PyUnicode_1BYTE_KIND
+    Py_UCS4 PyUnicode_READ_CHAR(object o, Py_ssize_t index)
+
+ctypedef int64_t i64
+ctypedef uint32_t u32
+
+cdef i64 UINT32_MAX_ = 4294967295
+
+
+# --- buffers ---------------------------------------------------------------------------------
+
+cdef struct I64Buf:
+    i64* data
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef inline int i64_reserve(I64Buf* b, Py_ssize_t extra) noexcept nogil:
+    cdef Py_ssize_t cap
+    cdef i64* p
+    if b.n + extra <= b.cap:
+        return 0
+    cap = b.cap * 2
+    if cap < b.n + extra:
+        cap = b.n + extra
+    if cap < 64:
+        cap = 64
+    p = <i64*>realloc(b.data, cap * sizeof(i64))
+    if p == NULL:
+        return -1
+    b.data = p
+    b.cap = cap
+    return 0
+
+
+cdef inline int i64_push(I64Buf* b, i64 v) noexcept nogil:
+    if b.n == b.cap and i64_reserve(b, 1) < 0:
+        return -1
+    b.data[b.n] = v
+    b.n += 1
+    return 0
+
+
+cdef struct RunsOut:
+    # The runs of the masks made so far: counts, and the end offset of each mask.
+    u32* counts
+    Py_ssize_t n
+    Py_ssize_t cap
+    i64* ends
+    Py_ssize_t m
+    Py_ssize_t mcap
+
+
+cdef inline int runs_reserve(RunsOut* r, Py_ssize_t extra) noexcept nogil:
+    cdef Py_ssize_t cap
+    cdef u32* p
+    if r.n + extra <= r.cap:
+        return 0
+    cap = r.cap * 2
+    if cap < r.n + extra:
+        cap = r.n + extra
+    if cap < 256:
+        cap = 256
+    p = <u32*>realloc(r.counts, cap * sizeof(u32))
+    if p == NULL:
+        return -1
+    r.counts = p
+    r.cap = cap
+    return 0
+
+
+cdef inline int runs_end_mask(RunsOut* r) noexcept nogil:
+    cdef i64* p
+    cdef Py_ssize_t cap
+    if r.m == r.mcap:
+        cap = r.mcap * 2 if r.mcap else 64
+        p = <i64*>realloc(r.ends, cap * sizeof(i64))
+        if p == NULL:
+            return -1
+        r.ends = p
+        r.mcap = cap
+    r.ends[r.m] = r.n
+    r.m += 1
+    return 0
+
+
+cdef object u32_array(Py_ssize_t n):
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    return cnp.PyArray_EMPTY(1, dims, cnp.NPY_UINT32, 0)
+
+
+cdef object i64_array(Py_ssize_t n):
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    return cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+
+
+cdef object runs_result(RunsOut* r):
+    """The runs as (counts uint32, offsets int64) arrays; frees the buffers."""
+    cdef object counts = u32_array(r.n)
+    cdef object offsets = i64_array(r.m + 1)
+    cdef u32[::1] c = counts
+    cdef i64[::1] o = offsets
+    if r.n:
+        memcpy(&c[0], r.counts, r.n * sizeof(u32))
+    o[0] = 0
+    if r.m:
+        memcpy(&o[1], r.ends, r.m * sizeof(i64))
+    free(r.counts)
+    free(r.ends)
+    r.counts = NULL
+    r.ends = NULL
+    return counts, offsets
+
+
+cdef inline void runs_free(RunsOut* r) noexcept nogil:
+    free(r.counts)
+    free(r.ends)
+    r.counts = NULL
+    r.ends = NULL
+
+
+cdef int push_toggles(RunsOut* r, i64* t, Py_ssize_t k, i64 hw) noexcept nogil:
+    """Append one mask from its sorted toggle positions.
+
+    Toggles at one position cancel in pairs, and a toggle at or past ``hw``
+    does nothing (pycocotools' ``rleFrPoly`` behaves so, and crop edges that
+    meet at a column boundary make such pairs).
+    """
+    cdef Py_ssize_t i = 0, j
+    cdef i64 prev = 0, p
+    cdef int parity
+    if runs_reserve(r, k + 1) < 0:
+        return -1
+    while i < k:
+        p = t[i]
+        j = i + 1
+        while j < k and t[j] == p:
+            j += 1
+        parity = (j - i) & 1
+        i = j
+        if parity and p < hw:
+            r.counts[r.n] = <u32>(p - prev)
+            r.n += 1
+            prev = p
+    r.counts[r.n] = <u32>(hw - prev)
+    r.n += 1
+    return runs_end_mask(r)
+
+
+cdef int cmp_i64(const void* a, const void* b) noexcept nogil:
+    cdef i64 x = (<i64*>a)[0]
+    cdef i64 y = (<i64*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef inline i64 floordiv(i64 a, i64 b) noexcept nogil:
+    """Python's a // b for b > 0 (C truncates toward zero)."""
+    cdef i64 q = a // b  # C division (cdivision): toward zero
+    if (a % b != 0) and (a < 0):
+        q -= 1
+    return q
+
+
+# --- COCO strings ----------------------------------------------------------------------------
+
+# Error codes for the caller's messages.
+BAD_CHAR = 1  # (index, position, character code)
+TRUNCATED = 2  # (index, -, -)
+TOO_LONG = 3  # a value of more than 12 groups: (index, position of its start, -)
+BAD_RUN = 4  # (index, run number, value)
+BAD_SUM = 5  # (index, -, sum)
+NOT_ASCII = 6  # (index, -, -)
+NOT_TEXT = 7  # (index, -, -): neither str nor bytes
+
+
+def decode_strings(list strings, i64 hw):
+    """COCO compressed counts strings (``str`` or ``bytes``) -> runs and areas, checking everything.
+
+    Returns ``(counts, offsets, area, error)``; ``error`` is None or ``(code,
+    index, position, value)`` for the first bad string, with the codes above
+    (and the arrays are then None).
+    """
+    cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, base, start
+    cdef object s
+    cdef const char* text
+    cdef i64 x, total_sum, fg
+    cdef int k, c, more
+    cdef object counts, offsets, area
+    cdef u32* out
+    cdef i64* offs
+    cdef i64* areas
+    cdef const char** texts = <const char**>malloc((n + 1) * sizeof(char*))
+    cdef Py_ssize_t* lengths = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+    if texts == NULL or lengths == NULL:
+        free(texts)
+        free(lengths)
+        raise MemoryError()
+    try:
+        for i in range(n):
+            s = strings[i]
+            if PyBytes_CheckExact(s):
+                texts[i] = PyBytes_AS_STRING(s)
+                lengths[i] = PyBytes_GET_SIZE(s)
+            elif PyUnicode_CheckExact(s):
+                if not PyUnicode_IS_ASCII(s):
+                    return None, None, None, (NOT_ASCII, i, 0, 0)
+                texts[i] = PyUnicode_DATA(s)
+                lengths[i] = PyUnicode_GET_LENGTH(s)
+            else:
+                return None, None, None, (NOT_TEXT, i, 0, 0)
+            # A value ends at each character without the continuation bit.
+            text = texts[i]
+            for p in range(lengths[i]):
+                total += ((<uint8_t>text[p] - 48) & 0x20) == 0
+        counts = u32_array(total)
+        offsets = i64_array(n + 1)
+        area = i64_array(n)
+        out = <u32*>cnp.PyArray_DATA(counts)
+        offs = <i64*>cnp.PyArray_DATA(offsets)
+        areas = <i64*>cnp.PyArray_DATA(area)
+        m = 0
+        offs[0] = 0
+        for i in range(n):
+            text = texts[i]
+            length = lengths[i]
+            p = 0
+            base = m
+            total_sum = 0
+            fg = 0
+            while p < length:
+                x = 0
+                k = 0
+                more = 1
+                start = p
+                while more:
+                    if p >= length:
+                        return None, None, None, (TRUNCATED, i, p, 0)
+                    c = <int>(<uint8_t>text[p]) - 48
+                    if c < 0 or c > 63:
+                        return None, None, None, (BAD_CHAR, i, p, <int>(<uint8_t>text[p]))
+                    if k >= 12:
+                        return None, None, None, (TOO_LONG, i, start, 0)
+                    x |= (<i64>(c & 0x1f)) << (5 * k)
+                    more = c & 0x20
+                    p += 1
+                    k += 1
+                    if not more and (c & 0x10):
+                        x |= (<i64>-1) << (5 * k)
+                if m - base > 2:
+                    x += out[m - 2]
+                if x < 0 or x > UINT32_MAX_:
+                    return None, None, None, (BAD_RUN, i, m - base, x)
+                out[m] = <u32>x
+                total_sum += x
+                if (m - base) & 1:
+                    fg += x
+                m += 1
+            if total_sum != hw:
+                return None, None, None, (BAD_SUM, i, 0, total_sum)
+            offs[i + 1] = m
+            areas[i] = fg
+        return counts, offsets, area, None
+    finally:
+        free(texts)
+        free(lengths)
+
+
+def encode_strings(const u32[::1] counts, const i64[::1] offsets):
+    """Runs -> pycocotools' compressed counts strings, one ``str`` per mask."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j, a, b, p, longest = 0
+    cdef i64 x
+    cdef int c, more
+    cdef list out = [None] * n
+    cdef char* buf
+    for i in range(n):
+        if offsets[i + 1] - offsets[i] > longest:
+            longest = offsets[i + 1] - offsets[i]
+    # A delta of two uint32 counts needs at most 7 groups of 5 bits.
+    buf = <char*>malloc(7 * longest + 1)
+    if buf == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            a = offsets[i]
+            b = offsets[i + 1]
+            p = 0
+            for j in range(a, b):
+                x = counts[j]
+                if j - a > 2:
+                    x -= counts[j - 2]
+                more = 1
+                while more:
+                    c = <int>(x & 0x1f)
+                    x >>= 5
+                    more = (x != -1) if (c & 0x10) else (x != 0)
+                    if more:
+                        c |= 0x20
+                    buf[p] = <char>(c + 48)
+                    p += 1
+            out[i] = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, buf, p)
+    finally:
+        free(buf)
+    return out
+
+
+# --- run statistics --------------------------------------------------------------------------
+
+
+def runs_stats(const u32[::1] counts, const i64[::1] offsets, i64 h):
+    """Area ``(N,)`` and tight boxes ``(N, 4)`` ``[x, y, w, h]`` (zeros when empty), int64."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
+    cdef object area_arr = i64_array(n)
+    cdef object boxes_arr = np.zeros((n, 4), np.int64)
+    cdef i64[::1] area = area_arr
+    cdef i64[:, ::1] boxes = boxes_arr
+    cdef i64 pos, c, xs, xe, ys, ye, x0, x1, y0, y1, total
+    with nogil:
+        for i in range(n):
+            pos = 0
+            total = 0
+            x0 = INT64_MAX
+            y0 = INT64_MAX
+            x1 = -1
+            y1 = -1
+            for j in range(offsets[i], offsets[i + 1]):
+                c = counts[j]
+                if (j - offsets[i]) & 1 and c > 0:
+                    total += c
+                    xs = pos // h
+                    ys = pos - xs * h
+                    xe = (pos + c - 1) // h
+                    ye = pos + c - 1 - xe * h
+                    if xs < x0:
+                        x0 = xs
+                    if xe > x1:
+                        x1 = xe
+                    if xe > xs:  # the run crosses into the next column: all rows
+                        y0 = 0
+                        y1 = h - 1
+                    else:
+                        if ys < y0:
+                            y0 = ys
+                        if ye > y1:
+                            y1 = ye
+                pos += c
+            area[i] = total
+            if total:
+                boxes[i, 0] = x0
+                boxes[i, 1] = y0
+                boxes[i, 2] = x1 - x0 + 1
+                boxes[i, 3] = y1 - y0 + 1
+    return area_arr, boxes_arr
+
+
+# --- crops and dense arrays ------------------------------------------------------------------
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static inline int segmask_ctz64(uint64_t x) { unsigned long i; _BitScanForward64(&i, x); return (int)i; }
+    static inline int segmask_popcount64(uint64_t x) { return (int)__popcnt64(x); }
+    #else
+    static inline int segmask_ctz64(uint64_t x) { return __builtin_ctzll(x); }
+    static inline int segmask_popcount64(uint64_t x) { return __builtin_popcountll(x); }
+    #endif
+    """
+    int segmask_ctz64(uint64_t x) nogil
+    int segmask_popcount64(uint64_t x) nogil
+
+
+cdef inline uint64_t load8(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)
+    return v
+
+
+cdef Py_ssize_t row_changes(const uint8_t* row, const uint8_t* prev, i64 bw, i64* cols) noexcept nogil:
+    """The columns where two rows of 0/1 bytes differ (either may be NULL: all zeros)."""
+    cdef i64 c = 0
+    cdef Py_ssize_t k = 0
+    cdef uint64_t d
+    while c + 8 <= bw:
+        d = (load8(row + c) if row != NULL else 0) ^ (load8(prev + c) if prev != NULL else 0)
+        while d:
+            cols[k] = c + (segmask_ctz64(d) >> 3)
+            k += 1
+            d &= d - 1  # each differing byte holds one set bit (0/1 values)
+        c += 8
+    while c < bw:
+        if (row[c] if row != NULL else 0) != (prev[c] if prev != NULL else 0):
+            cols[k] = c
+            k += 1
+        c += 1
+    return k
+
+
+cdef int rowmajor_positions(const uint8_t* data, Py_ssize_t stride, i64 bh, i64 bw, i64 bx, i64 by, i64 h,
+                            I64Buf* out) noexcept nogil:
+    """Toggle positions, sorted, of a row-major 0/1 crop placed at (bx, by) in an image of height h.
+
+    Two passes over the rows (count per column, then place), comparing each
+    row with the one above 8 bytes at a time; rows above and below the crop
+    are background. O(pixels / 8 + toggles), no pixel-sized buffer.
+    """
+    cdef i64* count = <i64*>calloc(bw + 1, sizeof(i64))
+    cdef i64* cols = <i64*>malloc((bw + 1) * sizeof(i64))
+    cdef i64 r, total, c
+    cdef Py_ssize_t k, j, base
+    cdef const uint8_t* row
+    cdef const uint8_t* prev
+    if count == NULL or cols == NULL:
+        free(count)
+        free(cols)
+        return -1
+    for r in range(bh + 1):
+        row = data + r * stride if r < bh else NULL
+        prev = data + (r - 1) * stride if r > 0 else NULL
+        k = row_changes(row, prev, bw, cols)
+        for j in range(k):
+            count[cols[j] + 1] += 1
+    for c in range(bw):
+        count[c + 1] += count[c]
+    total = count[bw]
+    if i64_reserve(out, total) < 0:
+        free(count)
+        free(cols)
+        return -1
+    base = out.n
+    for r in range(bh + 1):
+        row = data + r * stride if r < bh else NULL
+        prev = data + (r - 1) * stride if r > 0 else NULL
+        k = row_changes(row, prev, bw, cols)
+        for j in range(k):
+            c = cols[j]
+            out.data[base + count[c]] = (bx + c) * h + by + r
+            count[c] += 1
+    out.n += total
+    free(count)
+    free(cols)
+    return 0
+
+
+def dense_to_runs(const uint8_t[:, :, :] masks):
+    """(N, H, W) 0/1 bytes, each mask's rows contiguous (C order) or its columns (F order) -> runs."""
+    cdef Py_ssize_t n = masks.shape[0], i, j, hw
+    cdef i64 h = masks.shape[1], w = masks.shape[2]
+    cdef RunsOut r
+    cdef I64Buf t
+    cdef const uint8_t* p
+    cdef bint fortran = masks.strides[1] == 1 and masks.strides[2] == h
+    cdef int failed = 0
+    memset(&r, 0, sizeof(r))
+    memset(&t, 0, sizeof(t))
+    if not fortran and masks.strides[2] != 1:
+        raise ValueError("each mask must be contiguous in rows or in columns")
+    hw = h * w
+    with nogil:
+        for i in range(n):
+            t.n = 0
+            p = &masks[i, 0, 0] if hw else NULL
+            if fortran:
+                # Column-major already: the runs are where the value changes.
+                for j in range(hw):
+                    if p[j] != (p[j - 1] if j > 0 else 0):
+                        if i64_push(&t, j) < 0:
+                            failed = 1
+                            break
+            elif rowmajor_positions(p, masks.strides[1], h, w, 0, 0, h, &t) < 0:
+                failed = 1
+            if failed or push_toggles(&r, t.data, t.n, hw) < 0:
+                failed = 1
+                break
+    free(t.data)
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)
+
+
+def crops_to_runs(const uint8_t[::1] data, const i64[::1] crop_offsets, const i64[:, ::1] boxes, i64 h, i64 w):
+    """Row-major crops (each ``boxes[i]`` = x, y, w, h in the image) -> runs over the whole image."""
+    cdef Py_ssize_t n = boxes.shape[0], i
+    cdef RunsOut r
+    cdef I64Buf t
+    cdef int failed = 0
+    memset(&r, 0, sizeof(r))
+    memset(&t, 0, sizeof(t))
+    with nogil:
+        for i in range(n):
+            t.n = 0
+            if boxes[i, 2] > 0 and boxes[i, 3] > 0:
+                if rowmajor_positions(&data[crop_offsets[i]], boxes[i, 2], boxes[i, 3], boxes[i, 2],
+                                      boxes[i, 0], boxes[i, 1], h, &t) < 0:
+                    failed = 1
+                    break
+            if push_toggles(&r, t.data, t.n, h * w) < 0:
+                failed = 1
+                break
+    free(t.data)
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)
+
+
+def runs_to_crop(const u32[::1] counts, i64 start, i64 stop, i64 h, i64 bx, i64 by, uint8_t[:, ::1] out):
+    """Write one mask's runs into ``out``, a zeroed row-major window of the image whose corner is (bx, by).
+
+    The window may be any part of the image: what of the mask falls outside it is left out.
+
+    Runs become toggles at each column piece's first row and just past its
+    last, then each row is XORed with the one above (8 bytes at a time):
+    O(runs + pixels / 8), whatever the mask's shape.
+    """
+    cdef i64 bh = out.shape[0], bw = out.shape[1], pos = 0, c, s, e, x, xs, xe, ya, yb, r, j, col
+    cdef uint8_t* base
+    cdef uint64_t a
+    if bh == 0 or bw == 0:
+        return
+    base = &out[0, 0]
+    with nogil:
+        for j in range(start, stop):
+            c = counts[j]
+            if (j - start) & 1 and c > 0:
+                s = pos
+                e = pos + c
+                xs = s // h
+                xe = (e - 1) // h
+                if xs < bx:
+                    xs = bx
+                if xe > bx + bw - 1:
+                    xe = bx + bw - 1
+                for x in range(xs, xe + 1):
+                    # The run's rows in column x, in the crop's rows, cut to the crop.
+                    ya = s - x * h - by
+                    yb = e - x * h - by
+                    if ya < 0:
+                        ya = 0
+                    if yb > bh:
+                        yb = bh
+                    if ya < yb:
+                        base[ya * bw + x - bx] ^= 1
+                        if yb < bh:
+                            base[yb * bw + x - bx] ^= 1
+            pos += c
+        for r in range(1, bh):
+            col = 0
+            while col + 8 <= bw:
+                a = load8(base + r * bw + col) ^ load8(base + (r - 1) * bw + col)
+                memcpy(base + r * bw + col, &a, 8)
+                col += 8
+            while col < bw:
+                base[r * bw + col] ^= base[(r - 1) * bw + col]
+                col += 1
+
+
+# --- set operations --------------------------------------------------------------------------
+
+UNION = 0
+INTERSECTION = 1
+DIFFERENCE = 2
+XOR = 3
+
+
+cdef int merge2(const u32* A, Py_ssize_t na, const u32* B, Py_ssize_t nb, int op, RunsOut* r) noexcept nogil:
+    """One sweep over two masks' runs: the runs of ``A op B``."""
+    cdef Py_ssize_t ia = 1, ib = 1
+    cdef i64 ra = A[0], rb = B[0], c, run = 0
+    cdef int va = 0, vb = 0, v, cur = 0
+    if runs_reserve(r, na + nb + 1) < 0:
+        return -1
+    while True:
+        while ra == 0 and ia < na:
+            ra = A[ia]
+            ia += 1
+            va ^= 1
+        while rb == 0 and ib < nb:
+            rb = B[ib]
+            ib += 1
+            vb ^= 1
+        if ra == 0 or rb == 0:  # both sum to h * w: they end together
+            break
+        c = ra if ra < rb else rb
+        if op == 0:
+            v = va | vb
+        elif op == 1:
+            v = va & vb
+        elif op == 2:
+            v = va & (vb ^ 1)
+        else:
+            v = va ^ vb
+        if v == cur:
+            run += c
+        else:
+            r.counts[r.n] = <u32>run
+            r.n += 1
+            run = c
+            cur = v
+        ra -= c
+        rb -= c
+    r.counts[r.n] = <u32>run
+    r.n += 1
+    return runs_end_mask(r)
+
+
+def pair_op(const u32[::1] ca, const i64[::1] oa, const u32[::1] cb, const i64[::1] ob, int op):
+    """``a[i] op b[i]`` for each i (op: UNION, INTERSECTION, DIFFERENCE or XOR) -> runs."""
+    cdef Py_ssize_t n = oa.shape[0] - 1, i
+    cdef RunsOut r
+    cdef int failed = 0
+    memset(&r, 0, sizeof(r))
+    with nogil:
+        for i in range(n):
+            if merge2(&ca[oa[i]], oa[i + 1] - oa[i], &cb[ob[i]], ob[i + 1] - ob[i], op, &r) < 0:
+                failed = 1
+                break
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)
+
+
+cdef struct Span:
+    i64 s
+    i64 e
+
+
+cdef int cmp_span(const void* a, const void* b) noexcept nogil:
+    cdef i64 x = (<Span*>a).s
+    cdef i64 y = (<Span*>b).s
+    return (x > y) - (x < y)
+
+
+def group_union(const u32[::1] counts, const i64[::1] offsets, const i64[::1] members,
+                const i64[::1] group_offsets, i64 hw):
+    """The union of each group's masks (group g: ``members[group_offsets[g]:group_offsets[g + 1]]``).
+
+    The foreground runs of a group's members, sorted by start and joined
+    where they touch or overlap: one sort per group, whatever its size.
+    """
+    cdef Py_ssize_t g, ng = group_offsets.shape[0] - 1, k, j, total, m
+    cdef Span* spans = NULL
+    cdef Py_ssize_t cap = 0
+    cdef Span* p
+    cdef i64 pos, c, cur_s, cur_e, prev
+    cdef RunsOut r
+    cdef int failed = 0
+    memset(&r, 0, sizeof(r))
+    with nogil:
+        for g in range(ng):
+            total = 0
+            for k in range(group_offsets[g], group_offsets[g + 1]):
+                total += (offsets[members[k] + 1] - offsets[members[k]]) // 2
+            if total > cap:
+                p = <Span*>realloc(spans, total * sizeof(Span))
+                if p == NULL:
+                    failed = 1
+                    break
+                spans = p
+                cap = total
+            m = 0
+            for k in range(group_offsets[g], group_offsets[g + 1]):
+                pos = 0
+                for j in range(offsets[members[k]], offsets[members[k] + 1]):
+                    c = counts[j]
+                    if (j - offsets[members[k]]) & 1 and c > 0:
+                        spans[m].s = pos
+                        spans[m].e = pos + c
+                        m += 1
+                    pos += c
+            qsort(spans, m, sizeof(Span), cmp_span)
+            if runs_reserve(&r, 2 * m + 1) < 0:
+                failed = 1
+                break
+            prev = 0
+            k = 0
+            while k < m:
+                cur_s = spans[k].s
+                cur_e = spans[k].e
+                k += 1
+                while k < m and spans[k].s <= cur_e:
+                    if spans[k].e > cur_e:
+                        cur_e = spans[k].e
+                    k += 1
+                r.counts[r.n] = <u32>(cur_s - prev)
+                r.counts[r.n + 1] = <u32>(cur_e - cur_s)
+                r.n += 2
+                prev = cur_e
+            if prev < hw:  # no empty run at the end, as pycocotools writes them
+                r.counts[r.n] = <u32>(hw - prev)
+                r.n += 1
+            if runs_end_mask(&r) < 0:
+                failed = 1
+                break
+    free(spans)
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)
+
+
+# --- overlap: IoU and NMS --------------------------------------------------------------------
+
+cdef i64* cumulative(const u32[::1] counts, const i64[::1] offsets) noexcept nogil:
+    """End position of every run within its own mask."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
+    cdef i64 pos
+    cdef i64* ends = <i64*>malloc((counts.shape[0] + 1) * sizeof(i64))
+    if ends == NULL:
+        return NULL
+    for i in range(n):
+        pos = 0
+        for j in range(offsets[i], offsets[i + 1]):
+            pos += counts[j]
+            ends[j] = pos
+    return ends
+
+
+cdef inline Py_ssize_t first_fg_after(const i64* ends, Py_ssize_t a, Py_ssize_t b, i64 lo) noexcept nogil:
+    """The first foreground run of a mask (runs a..b-1, odd local index) that ends after ``lo``."""
+    cdef Py_ssize_t left = a, right = b, mid
+    while left < right:
+        mid = (left + right) >> 1
+        if ends[mid] > lo:
+            right = mid
+        else:
+            left = mid + 1
+    if (left - a) % 2 == 0:
+        left += 1
+    return left
+
+
+cdef inline i64 intersect_runs(const i64* ea, Py_ssize_t a0, Py_ssize_t a1,
+                               const i64* eb, Py_ssize_t b0, Py_ssize_t b1, i64 lo, i64 hi) noexcept nogil:
+    """Pixels in both masks, sweeping their foreground runs from position ``lo`` to ``hi``.
+
+    Outside the columns both boxes share no pixel is in both, so the sweep
+    starts at the first run ending after ``lo`` and stops at ``hi``.
+    """
+    cdef Py_ssize_t ka = first_fg_after(ea, a0, a1, lo), kb = first_fg_after(eb, b0, b1, lo)
+    cdef i64 sa, fa, sb, fb, s, e, inter = 0
+    while ka < a1 and kb < b1:
+        sa = ea[ka - 1]
+        fa = ea[ka]
+        sb = eb[kb - 1]
+        fb = eb[kb]
+        if sa >= hi or sb >= hi:
+            break
+        s = sa if sa > sb else sb
+        e = fa if fa < fb else fb
+        if e > s:
+            inter += e - s
+        if fa <= fb:
+            ka += 2
+        else:
+            kb += 2
+    return inter
+
+
+cdef inline bint boxes_meet(const i64[:, ::1] ba, Py_ssize_t i, const i64[:, ::1] bb, Py_ssize_t j,
+                            i64* x0, i64* x1) noexcept nogil:
+    cdef i64 lo, hi
+    lo = ba[i, 0] if ba[i, 0] > bb[j, 0] else bb[j, 0]
+    hi = ba[i, 0] + ba[i, 2] if ba[i, 0] + ba[i, 2] < bb[j, 0] + bb[j, 2] else bb[j, 0] + bb[j, 2]
+    if hi <= lo:
+        return False
+    x0[0] = lo
+    x1[0] = hi
+    lo = ba[i, 1] if ba[i, 1] > bb[j, 1] else bb[j, 1]
+    hi = ba[i, 1] + ba[i, 3] if ba[i, 1] + ba[i, 3] < bb[j, 1] + bb[j, 3] else bb[j, 1] + bb[j, 3]
+    return hi > lo
+
+
+cdef inline double iou_value(i64 inter, i64 area_a, i64 area_b, bint crowd) noexcept nogil:
+    # pycocotools: no intersection scores 0; a crowd region divides by the detection's area.
+    if inter == 0:
+        return 0.0
+    if crowd:
+        return <double>inter / <double>area_a
+    return <double>inter / <double>(area_a + area_b - inter)
+
+
+def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const i64[::1] area_a,
+               const u32[::1] cb, const i64[::1] ob, const i64[:, ::1] bb, const i64[::1] area_b,
+               const uint8_t[::1] crowd, bint same, i64 h, double[:, ::1] out):
+    """Exact IoU of every pair whose boxes meet, written into ``out`` (zeroed); pycocotools' values.
+
+    ``same``: a and b are one set without crowd flags, so only the upper
+    triangle is counted and mirrored.
+    """
+    cdef Py_ssize_t na = oa.shape[0] - 1, nb = ob.shape[0] - 1, i, j, jstart
+    cdef i64 x0, x1, inter
+    cdef i64* ea = cumulative(ca, oa)
+    cdef i64* eb = ea if same else cumulative(cb, ob)
+    cdef double v
+    if ea == NULL or eb == NULL:
+        free(ea)
+        if not same:
+            free(eb)
+        raise MemoryError()
+    with nogil:
+        for i in range(na):
+            jstart = i if same else 0
+            for j in range(jstart, nb):
+                if not boxes_meet(ba, i, bb, j, &x0, &x1):
+                    continue
+                if same and i == j:
+                    out[i, i] = 1.0
+                    continue
+                inter = intersect_runs(ea, oa[i], oa[i + 1], eb, ob[j], ob[j + 1], x0 * h, x1 * h)
+                v = iou_value(inter, area_a[i], area_b[j], crowd[j])
+                out[i, j] = v
+                if same:
+                    out[j, i] = v
+    free(ea)
+    if not same:
+        free(eb)
+
+
+def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, const i64[::1] area,
+        const i64[::1] order, const i64[::1] classes, double threshold, i64 h):
+    """Greedy NMS on exact mask IoU: walk ``order``; a kept mask suppresses the later ones above ``threshold``.
+
+    ``classes`` empty: all masks compete; else only masks of one class.
+    Memory O(N); each kept mask is compared with the later masks whose boxes meet it.
+    """
+    cdef Py_ssize_t n = order.shape[0], a, b, i, j, nkeep = 0
+    cdef bint by_class = classes.shape[0] > 0
+    cdef i64 x0, x1, inter
+    cdef object keep_arr = i64_array(n)
+    cdef i64[::1] keep = keep_arr
+    cdef uint8_t* gone = <uint8_t*>calloc(n + 1, 1)
+    cdef i64* ends = cumulative(counts, offsets)
+    if gone == NULL or ends == NULL:
+        free(gone)
+        free(ends)
+        raise MemoryError()
+    with nogil:
+        for a in range(n):
+            i = order[a]
+            if gone[i]:
+                continue
+            keep[nkeep] = i
+            nkeep += 1
+            for b in range(a + 1, n):
+                j = order[b]
+                if gone[j] or (by_class and classes[j] != classes[i]):
+                    continue
+                if not boxes_meet(boxes, i, boxes, j, &x0, &x1):
+                    continue
+                inter = intersect_runs(ends, offsets[i], offsets[i + 1], ends, offsets[j], offsets[j + 1],
+                                       x0 * h, x1 * h)
+                if iou_value(inter, area[i], area[j], False) > threshold:
+                    gone[j] = 1
+    free(gone)
+    free(ends)
+    return keep_arr[:nkeep].copy()
+
+
+cdef inline double box_iou_value(const double[:, ::1] a, Py_ssize_t i, const double[:, ::1] b, Py_ssize_t j,
+                                 bint crowd) noexcept nogil:
+    """pycocotools' ``bbIou`` for one pair, with its arithmetic in its order."""
+    cdef double w, hh, inter, da, db
+    w = min(a[i, 2] + a[i, 0], b[j, 2] + b[j, 0]) - max(a[i, 0], b[j, 0])
+    if w <= 0:
+        return 0.0
+    hh = min(a[i, 3] + a[i, 1], b[j, 3] + b[j, 1]) - max(a[i, 1], b[j, 1])
+    if hh <= 0:
+        return 0.0
+    inter = w * hh
+    da = a[i, 2] * a[i, 3]
+    if crowd:
+        return inter / da
+    db = b[j, 2] * b[j, 3]
+    return inter / (da + db - inter)
+
+
+def box_iou(const double[:, ::1] a, const double[:, ::1] b, const uint8_t[::1] crowd, double[:, ::1] out):
+    """IoU of COCO [x, y, w, h] boxes into ``out``: no temporaries, memory is the answer's."""
+    cdef Py_ssize_t na = a.shape[0], nb = b.shape[0], i, j
+    with nogil:
+        for i in range(na):
+            for j in range(nb):
+                out[i, j] = box_iou_value(a, i, b, j, crowd[j])
+
+
+def box_nms(const double[:, ::1] boxes, const i64[::1] order, const i64[::1] classes, double threshold):
+    """Greedy NMS on box IoU (the values of :func:`box_iou`); memory O(N)."""
+    cdef Py_ssize_t n = order.shape[0], a, b, i, j, nkeep = 0
+    cdef bint by_class = classes.shape[0] > 0
+    cdef object keep_arr = i64_array(n)
+    cdef i64[::1] keep = keep_arr
+    cdef uint8_t* gone = <uint8_t*>calloc(n + 1, 1)
+    if gone == NULL:
+        raise MemoryError()
+    with nogil:
+        for a in range(n):
+            i = order[a]
+            if gone[i]:
+                continue
+            keep[nkeep] = i
+            nkeep += 1
+            for b in range(a + 1, n):
+                j = order[b]
+                if gone[j] or (by_class and classes[j] != classes[i]):
+                    continue
+                if box_iou_value(boxes, i, boxes, j, False) > threshold:
+                    gone[j] = 1
+    free(gone)
+    return keep_arr[:nkeep].copy()
+
+
+# --- polygons under the coco rule (pycocotools' rleFrPoly, bounded by the image) ---------------
+
+cdef inline i64 c_int(double v) noexcept nogil:
+    """C's ``(int)v``: truncation toward zero."""
+    return <i64>v
+
+
+cdef inline void coco_emit(I64Buf* t, i64 k, i64 vmin, i64 h, int* failed) noexcept nogil:
+    cdef double yd = (<double>vmin + .5) / 5.0 - .5
+    if yd < 0:
+        yd = 0
+    elif yd > h:
+        yd = h
+    if i64_push(t, k * h + <i64>ceil(yd)) < 0:
+        failed[0] = 1
+
+
+cdef int coco_polygon(const double[:, ::1] xy, Py_ssize_t a, Py_ssize_t b, i64 h, i64 w, I64Buf* t) noexcept nogil:
+    """Toggle positions of one polygon under pycocotools' rule, unsorted.
+
+    pycocotools walks each edge in steps of 1/5 px (the vertices snapped with
+    ``(int)(5 * v + .5)``) and keeps, where the walk crosses the centre line of
+    a column of the image (walk x from 5k + 2 to 5k + 3), the lower row of the
+    two steps. Here each edge's crossings are computed directly, only for
+    columns 0..w-1, with the same floating-point expressions: the same
+    positions, in time bounded by the image whatever the coordinates.
+    """
+    cdef Py_ssize_t k = b - a, j
+    cdef i64 xs, ys, xe, ye, dx, dy, kk, kmin, kmax, m, t1, v1, v2, lo, hi, step, tt, tmp
+    cdef double s, g
+    cdef int failed = 0
+    cdef bint flip, up
+    for j in range(k):
+        xs = c_int(5.0 * xy[a + j, 0] + .5)
+        ys = c_int(5.0 * xy[a + j, 1] + .5)
+        xe = c_int(5.0 * xy[a + (j + 1) % k, 0] + .5)
+        ye = c_int(5.0 * xy[a + (j + 1) % k, 1] + .5)
+        dx = xe - xs if xe >= xs else xs - xe
+        dy = ye - ys if ye >= ys else ys - ye
+        flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+        if flip:
+            tmp = xs
+            xs = xe
+            xe = tmp
+            tmp = ys
+            ys = ye
+            ye = tmp
+        if dx >= dy:
+            if dx == 0:
+                continue
+            s = <double>(ye - ys) / <double>dx
+            lo = xs
+            hi = xe
+        else:
+            if xs == xe:
+                continue
+            s = <double>(xe - xs) / <double>dy
+            lo = xs if xs < xe else xe
+            hi = xe if xs < xe else xs
+        # Columns k whose centre line m = 5k + 2 -> m + 1 the walk crosses, inside the image.
+        kmin = -floordiv(-(lo - 2), 5)
+        if kmin < 0:
+            kmin = 0
+        kmax = floordiv(hi - 3, 5)
+        if kmax > w - 1:
+            kmax = w - 1
+        for kk in range(kmin, kmax + 1):
+            m = 5 * kk + 2
+            if dx >= dy:
+                # The walk's x is xs + t: the crossing is between t1 and t1 + 1.
+                t1 = m - xs
+                v1 = c_int(<double>ys + s * <double>t1 + .5)
+                v2 = c_int(<double>ys + s * <double>(t1 + 1) + .5)
+                coco_emit(t, kk, v1 if v1 < v2 else v2, h, &failed)
+            else:
+                # The walk's y is ys + t and its x rounds xs + s * t: find the first step past m.
+                up = s > 0
+                g = (<double>m + 0.5 - <double>xs) / s
+                tt = <i64>g
+                if tt < 1:
+                    tt = 1
+                if tt > dy:
+                    tt = dy
+                while tt > 1 and (c_int(<double>xs + s * <double>(tt - 1) + .5) >= m + 1 if up
+                                  else c_int(<double>xs + s * <double>(tt - 1) + .5) <= m):
+                    tt -= 1
+                while tt < dy and not (c_int(<double>xs + s * <double>tt + .5) >= m + 1 if up
+                                       else c_int(<double>xs + s * <double>tt + .5) <= m):
+                    tt += 1
+                coco_emit(t, kk, ys + tt - 1, h, &failed)
+            if failed:
+                return -1
+    return 0
+
+
+def coco_polygons(const double[:, ::1] coords, const i64[::1] offsets, i64 h, i64 w):
+    """Polygons (K >= 3 points each, |coordinates| <= 2**28) -> runs under pycocotools' rule."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+    cdef RunsOut r
+    cdef I64Buf t
+    cdef int failed = 0
+    memset(&r, 0, sizeof(r))
+    memset(&t, 0, sizeof(t))
+    with nogil:
+        for i in range(n):
+            t.n = 0
+            if coco_polygon(coords, offsets[i], offsets[i + 1], h, w, &t) < 0:
+                failed = 1
+                break
+            qsort(t.data, t.n, sizeof(i64), cmp_i64)
+            if push_toggles(&r, t.data, t.n, h * w) < 0:
+                failed = 1
+                break
+    free(t.data)
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)
+
+
+# --- polygons under the contour rule (OpenCV's fillPoly, without a canvas) ---------------------
+#
+# cv2.fillPoly(img, [pts], 1) with integer points does two things (drawing.cpp,
+# CollectPolyEdges and FillEdgeCollection, OpenCV 4.x and 5.x): it draws every
+# edge as an 8-connected line (LineIterator, left to right, clipped to the
+# image), and fills, row by row, between consecutive crossings of the edges
+# with the row (x in 16.16 fixed point, each edge starting from its end
+# points clipped to the image). Here the same arithmetic gives each row's
+# spans, and the runs come from how each row differs from the one above: no
+# canvas, so a polygon as large as the image costs its outline, not its area.
+
+DEF XY_SHIFT = 16
+DEF XY_ONE = 65536
+
+
+cdef bint clip_line(i64 W, i64 H, i64* px1, i64* py1, i64* px2, i64* py2) noexcept nogil:
+    """OpenCV's ``clipLine`` (Cohen-Sutherland, the divisions in double): changes the points even when it fails."""
+    cdef i64 x1 = px1[0], y1 = py1[0], x2 = px2[0], y2 = py2[0], right = W - 1, bottom = H - 1, a
+    cdef int c1, c2
+    if W <= 0 or H <= 0:
+        return False
+    c1 = (x1 < 0) + (x1 > right) * 2 + (y1 < 0) * 4 + (y1 > bottom) * 8
+    c2 = (x2 < 0) + (x2 > right) * 2 + (y2 < 0) * 4 + (y2 > bottom) * 8
+    if (c1 & c2) == 0 and (c1 | c2) != 0:
+        if c1 & 12:
+            a = 0 if c1 < 8 else bottom
+            x1 += <i64>(<double>(a - y1) * <double>(x2 - x1) / <double>(y2 - y1))
+            y1 = a
+            c1 = (x1 < 0) + (x1 > right) * 2
+        if c2 & 12:
+            a = 0 if c2 < 8 else bottom
+            x2 += <i64>(<double>(a - y2) * <double>(x2 - x1) / <double>(y2 - y1))
+            y2 = a
+            c2 = (x2 < 0) + (x2 > right) * 2
+        if (c1 & c2) == 0 and (c1 | c2) != 0:
+            if c1:
+                a = 0 if c1 == 1 else right
+                y1 += <i64>(<double>(a - x1) * <double>(y2 - y1) / <double>(x2 - x1))
+                x1 = a
+                c1 = 0
+            if c2:
+                a = 0 if c2 == 1 else right
+                y2 += <i64>(<double>(a - x2) * <double>(y2 - y1) / <double>(x2 - x1))
+                x2 = a
+                c2 = 0
+    px1[0] = x1
+    py1[0] = y1
+    px2[0] = x2
+    py2[0] = y2
+    return (c1 | c2) == 0
+
+
+cdef inline bint outside(i64 x, i64 y, i64 W, i64 H) noexcept nogil:
+    return x < 0 or x >= W or y < 0 or y >= H
+
+
+cdef int line_segments(i64 x1, i64 y1, i64 x2, i64 y2, i64 W, i64 H, I64Buf* segs) noexcept nogil:
+    """The pixels of OpenCV's 8-connected line, as (row, first x, last x) triples."""
+    cdef i64 dx, dy, sy = 1, err, plus, minus, count, i, x, y, start
+    cdef bint vert, mask
+    if outside(x1, y1, W, H) or outside(x2, y2, W, H):
+        if not clip_line(W, H, &x1, &y1, &x2, &y2):
+            return 0
+    dx = x2 - x1
+    dy = y2 - y1
+    if dx < 0:  # left to right
+        dx = -dx
+        dy = -dy
+        x1 = x2
+        y1 = y2
+    if dy < 0:
+        dy = -dy
+        sy = -1
+    vert = dy > dx
+    if vert:
+        dx, dy = dy, dx
+    err = dx - (dy + dy)
+    plus = dx + dx
+    minus = -(dy + dy)
+    count = dx + 1
+    x = x1
+    y = y1
+    if i64_reserve(segs, 3 * count) < 0:
+        return -1
+    if not vert:
+        start = x
+        for i in range(count):
+            mask = err < 0
+            err += minus + (plus if mask else 0)
+            if mask or i == count - 1:
+                segs.data[segs.n] = y
+                segs.data[segs.n + 1] = start
+                segs.data[segs.n + 2] = x
+                segs.n += 3
+                start = x + 1
+            x += 1
+            if mask:
+                y += sy
+    else:
+        for i in range(count):
+            segs.data[segs.n] = y
+            segs.data[segs.n + 1] = x
+            segs.data[segs.n + 2] = x
+            segs.n += 3
+            mask = err < 0
+            err += minus + (plus if mask else 0)
+            y += sy
+            if mask:
+                x += 1
+    return 0
+
+
+cdef struct PolyEdge:
+    i64 y0
+    i64 y1
+    i64 x
+    i64 dx
+
+
+cdef int cmp_edge(const void* a, const void* b) noexcept nogil:
+    cdef i64 x = (<PolyEdge*>a).y0
+    cdef i64 y = (<PolyEdge*>b).y0
+    return (x > y) - (x < y)
+
+
+cdef struct Work:
+    # Buffers reused from polygon to polygon.
+    PolyEdge* edges
+    Py_ssize_t edges_cap
+    i64* xs  # crossings of one row
+    i64* active  # edge indices
+    I64Buf segs  # outline pixels: (row, x0, x1) triples
+    I64Buf rowsegs  # the same, bucketed by row: (x0, x1) pairs
+    i64* row_start
+    Py_ssize_t row_cap
+    uint8_t* rows  # two rows of the polygon's box, 0/1 bytes
+    i64* cols  # columns where they differ
+    i64* colcount
+    Py_ssize_t width_cap
+    I64Buf toggles  # (x, y) pairs
+    I64Buf pos  # positions, sorted
+
+
+cdef void work_free(Work* wk) noexcept nogil:
+    free(wk.edges)
+    free(wk.xs)
+    free(wk.active)
+    free(wk.segs.data)
+    free(wk.rowsegs.data)
+    free(wk.row_start)
+    free(wk.rows)
+    free(wk.cols)
+    free(wk.colcount)
+    free(wk.toggles.data)
+    free(wk.pos.data)
+
+
+cdef inline void paint(uint8_t* row, i64 x0, i64 xa, i64 xb, uint8_t value) noexcept nogil:
+    memset(row + (xa - x0), value, xb - xa + 1)
+
+
+cdef int contour_polygon(const i64[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64 H, i64 W, bint hole,
+                         Work* wk, RunsOut* r) noexcept nogil:
+    """One polygon's runs: its fill and its 8-connected outline (or, for a hole, the fill less the outline).
+
+    Rows are painted one at a time into a buffer as wide as the polygon's box
+    (cut to the image) and compared with the row above; where they differ,
+    a column's run starts or ends. Memory is two rows and the outline.
+    """
+    cdef Py_ssize_t k = b - a, i, j, ne = 0, nactive = 0, next_edge = 0, q, nx, nc
+    cdef i64 x0, y0, x1, y1, t0x, t0y, t1x, t1y, c0x, c0y, c1x, c1y, dx, xend
+    cdef i64 ymin = INT64_MAX, ymax = -INT64_MAX, xmin = INT64_MAX, xmax = -1
+    cdef i64 fy0 = 0, fy1 = 0, r0, r1, y, lo, hi, xa, xb, tx, rows, bx0, bx1, bw, c
+    cdef PolyEdge* e
+    cdef PolyEdge* pe
+    cdef uint8_t* cur
+    cdef uint8_t* prev
+    cdef uint8_t* tmp
+    if k > wk.edges_cap:
+        pe = <PolyEdge*>realloc(wk.edges, k * sizeof(PolyEdge))
+        if pe == NULL:
+            return -1
+        wk.edges = pe
+        wk.edges_cap = k
+        free(wk.xs)
+        free(wk.active)
+        wk.xs = <i64*>malloc((k + 1) * sizeof(i64))
+        wk.active = <i64*>malloc((k + 1) * sizeof(i64))
+        if wk.xs == NULL or wk.active == NULL:
+            return -1
+    wk.segs.n = 0
+    bx0 = INT64_MAX
+    bx1 = -1
+    # Edges: the outline's pixels, and each edge's start and slope (CollectPolyEdges).
+    for i in range(k):
+        j = i - 1 if i > 0 else k - 1
+        x0 = v[a + j, 0]
+        y0 = v[a + j, 1]
+        x1 = v[a + i, 0]
+        y1 = v[a + i, 1]
+        bx0 = min(bx0, x1)
+        bx1 = max(bx1, x1)
+        if line_segments(x0, y0, x1, y1, W, H, &wk.segs) < 0:
+            return -1
+        t0x, t0y, t1x, t1y = x0, y0, x1, y1
+        c0y = y0
+        c1y = y1
+        if outside(t0x, t0y, W, H) or outside(t1x, t1y, W, H):
+            clip_line(W, H, &t0x, &t0y, &t1x, &t1y)
+            if t0y != t1y:
+                c0y = t0y
+                c1y = t1y
+        c0x = t0x << XY_SHIFT
+        c1x = t1x << XY_SHIFT
+        if y0 == y1:
+            continue
+        dx = (c1x - c0x) // (c1y - c0y)  # C division, toward zero
+        e = &wk.edges[ne]
+        if y0 < y1:
+            e.y0 = y0
+            e.y1 = y1
+            e.x = c0x + (y0 - c0y) * dx
+        else:
+            e.y0 = y1
+            e.y1 = y0
+            e.x = c1x + (y1 - c1y) * dx
+        e.dx = dx
+        xend = e.x + (e.y1 - e.y0) * dx
+        ymin = min(ymin, e.y0)
+        ymax = max(ymax, e.y1)
+        xmin = min(xmin, min(e.x, xend))
+        xmax = max(xmax, max(e.x, xend))
+        ne += 1
+    # The rows the fill covers (FillEdgeCollection draws nothing in these cases).
+    if ne >= 2 and not (ymax < 0 or ymin >= H or xmax < 0 or xmin >= (W << XY_SHIFT)):
+        qsort(wk.edges, ne, sizeof(PolyEdge), cmp_edge)
+        fy0 = max(ymin, 0)
+        fy1 = min(ymax, H)
+    # Every row with something in it (the fill's and the outline's), and the box's columns.
+    r0 = fy0 if fy1 > fy0 else INT64_MAX
+    r1 = fy1 if fy1 > fy0 else -1
+    for q in range(0, wk.segs.n, 3):
+        r0 = min(r0, wk.segs.data[q])
+        r1 = max(r1, wk.segs.data[q] + 1)
+    bx0 = max(bx0, 0)
+    bx1 = min(bx1, W - 1)
+    wk.toggles.n = 0
+    wk.pos.n = 0
+    if r1 > r0 and bx1 >= bx0:
+        bw = bx1 - bx0 + 1
+        rows = r1 - r0
+        if rows + 1 > wk.row_cap:
+            free(wk.row_start)
+            wk.row_start = <i64*>malloc((rows + 1) * sizeof(i64))
+            if wk.row_start == NULL:
+                wk.row_cap = 0
+                return -1
+            wk.row_cap = rows + 1
+        if bw + 1 > wk.width_cap:
+            free(wk.rows)
+            free(wk.cols)
+            free(wk.colcount)
+            wk.rows = <uint8_t*>malloc(2 * (bw + 1))
+            wk.cols = <i64*>malloc((bw + 1) * sizeof(i64))
+            wk.colcount = <i64*>malloc((bw + 1) * sizeof(i64))
+            if wk.rows == NULL or wk.cols == NULL or wk.colcount == NULL:
+                wk.width_cap = 0
+                return -1
+            wk.width_cap = bw + 1
+        # The outline's pixels, bucketed by row (a counting sort).
+        memset(wk.row_start, 0, (rows + 1) * sizeof(i64))
+        for q in range(0, wk.segs.n, 3):
+            wk.row_start[wk.segs.data[q] - r0 + 1] += 1
+        for q in range(rows):
+            wk.row_start[q + 1] += wk.row_start[q]
+        if i64_reserve(&wk.rowsegs, 2 * (wk.segs.n // 3)) < 0:
+            return -1
+        for q in range(0, wk.segs.n, 3):
+            y = wk.segs.data[q] - r0
+            wk.rowsegs.data[2 * wk.row_start[y]] = wk.segs.data[q + 1]
+            wk.rowsegs.data[2 * wk.row_start[y] + 1] = wk.segs.data[q + 2]
+            wk.row_start[y] += 1
+        # Now row y's pairs end at row_start[y] and start where row y - 1's end.
+        prev = wk.rows
+        cur = wk.rows + bw + 1
+        memset(prev, 0, bw)
+        for y in range(r0, r1 + 1):
+            memset(cur, 0, bw)
+            if y < r1:
+                lo = wk.row_start[y - r0 - 1] if y > r0 else 0
+                hi = wk.row_start[y - r0]
+                if not hole:
+                    for q in range(lo, hi):
+                        paint(cur, bx0, wk.rowsegs.data[2 * q], wk.rowsegs.data[2 * q + 1], 1)
+                if fy0 <= y < fy1:
+                    # The active edges (y0 <= y < y1) and where they cross this row, sorted.
+                    q = 0
+                    while q < nactive:
+                        if wk.edges[wk.active[q]].y1 <= y:
+                            nactive -= 1
+                            wk.active[q] = wk.active[nactive]
+                        else:
+                            q += 1
+                    while next_edge < ne and wk.edges[next_edge].y0 <= y:
+                        if wk.edges[next_edge].y1 > y:
+                            wk.active[nactive] = next_edge
+                            nactive += 1
+                        next_edge += 1
+                    nx = 0
+                    for q in range(nactive):
+                        pe = &wk.edges[wk.active[q]]
+                        tx = pe.x + (y - pe.y0) * pe.dx
+                        j = nx
+                        while j > 0 and wk.xs[j - 1] > tx:
+                            wk.xs[j] = wk.xs[j - 1]
+                            j -= 1
+                        wk.xs[j] = tx
+                        nx += 1
+                    # Between consecutive crossings: from the first's ceiling to the second's floor.
+                    for q in range(0, nx - 1, 2):
+                        xa = (wk.xs[q] + (XY_ONE - 1)) >> XY_SHIFT
+                        xb = wk.xs[q + 1] >> XY_SHIFT
+                        if xa < W and xb >= 0:
+                            xa = max(xa, 0)
+                            xb = min(xb, W - 1)
+                            if xa <= xb:
+                                paint(cur, bx0, xa, xb, 1)
+                if hole:
+                    for q in range(lo, hi):
+                        paint(cur, bx0, wk.rowsegs.data[2 * q], wk.rowsegs.data[2 * q + 1], 0)
+            nc = row_changes(cur, prev, bw, wk.cols)
+            if i64_reserve(&wk.toggles, 2 * nc) < 0:
+                return -1
+            for q in range(nc):
+                wk.toggles.data[wk.toggles.n] = wk.cols[q]
+                wk.toggles.data[wk.toggles.n + 1] = y
+                wk.toggles.n += 2
+            tmp = prev
+            prev = cur
+            cur = tmp
+        # Toggles by column (a counting sort; within a column the rows are in order), then runs.
+        nx = wk.toggles.n // 2
+        memset(wk.colcount, 0, (bw + 1) * sizeof(i64))
+        for q in range(nx):
+            wk.colcount[wk.toggles.data[2 * q] + 1] += 1
+        for q in range(bw):
+            wk.colcount[q + 1] += wk.colcount[q]
+        if i64_reserve(&wk.pos, nx) < 0:
+            return -1
+        for q in range(nx):
+            c = wk.toggles.data[2 * q]
+            wk.pos.data[wk.colcount[c]] = (bx0 + c) * H + wk.toggles.data[2 * q + 1]
+            wk.colcount[c] += 1
+        wk.pos.n = nx
+    return push_toggles(r, wk.pos.data, wk.pos.n, H * W)
+
+
+def contour_polygons(const i64[:, ::1] points, const i64[::1] offsets, i64 h, i64 w, const uint8_t[::1] holes):
+    """Integer polygons (K >= 1 points each) -> runs of ``cv2.fillPoly`` on an (h, w) image.
+
+    Where ``holes[i]`` is set, polygon i gives its fill less its outline
+    (fillPoly, then polylines in 0): the strict inside of a hole's ring.
+    """
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+    cdef RunsOut r
+    cdef Work wk
+    cdef int failed = 0
+    cdef bint has_holes = holes.shape[0] > 0
+    memset(&r, 0, sizeof(r))
+    memset(&wk, 0, sizeof(wk))
+    with nogil:
+        for i in range(n):
+            if contour_polygon(points, offsets[i], offsets[i + 1], h, w, has_holes and holes[i], &wk, &r) < 0:
+                failed = 1
+                break
+    work_free(&wk)
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)
+
+
+# --- points of a parsed response -------------------------------------------------------------
+
+POINTS_NOT_LIST = 1  # (prediction, -1, "")
+POINT_NOT_OBJECT = 2  # (prediction, point, "")
+POINT_MISSING = 3  # (prediction, point, key)
+POINT_NOT_NUMBER = 4  # (prediction, point, key)
+POINT_NOT_FINITE = 5  # (prediction, point, key)
+POINT_TOO_FAR = 6  # (prediction, point, key)
+
+_numpy_number = (np.integer, np.floating)
+
+
+cdef int slow_number(object o, double* out) except -1:
+    """0 and the value for a real number that is not a plain float or int (numpy's), never a bool; else 1."""
+    if isinstance(o, bool) or not isinstance(o, (float, int) + _numpy_number):
+        return 1
+    try:
+        out[0] = float(o)
+    except OverflowError:
+        out[0] = 1e300  # a huge int: reported as too far
+    return 0
+
+
+cdef inline int number(PyObject* o, double* out) except -1:
+    if c_float_exact(o):
+        out[0] = c_float_value(o)
+        return 0
+    if c_long_exact(o):
+        out[0] = c_long_double(o)
+        if out[0] == -1.0 and PyErr_Occurred():
+            PyErr_Clear()
+            out[0] = 1e300  # a huge int: reported as too far
+        return 0
+    return slow_number(<object>o, out)
+
+
+cdef extern from *:
+    """
+    static inline int c_float_exact(PyObject* o) { return PyFloat_CheckExact(o); }
+    static inline double c_float_value(PyObject* o) { return PyFloat_AS_DOUBLE(o); }
+    static inline int c_long_exact(PyObject* o) { return PyLong_CheckExact(o); }
+    static inline double c_long_double(PyObject* o) { return PyLong_AsDouble(o); }
+    static inline int c_key_char(PyObject* k) {
+        if (PyUnicode_CheckExact(k) && PyUnicode_GET_LENGTH(k) == 1) return (int)PyUnicode_READ_CHAR(k, 0);
+        return 0;
+    }
+    """
+    int c_float_exact(PyObject* o) noexcept
+    double c_float_value(PyObject* o) noexcept
+    int c_long_exact(PyObject* o) noexcept
+    double c_long_double(PyObject* o) noexcept
+    int key_char "c_key_char"(PyObject* k) noexcept
+
+
+def points_array(list polygons, double max_coord):
+    """Each prediction's ``points`` (``[{"x": .., "y": ..}, ...]`` or None) -> one flat (P, 2) float64 array.
+
+    Returns ``(coords, offsets, error)``: a None entry gives an empty polygon;
+    ``error`` is None or ``(code, prediction, point, key)`` for the first problem.
+    """
+    cdef Py_ssize_t n = len(polygons), i, j, total = 0, m, npts
+    cdef object pts
+    cdef PyObject* point
+    cdef PyObject* item
+    cdef PyObject* key
+    cdef Py_ssize_t pos
+    cdef int got, c
+    cdef double vx = 0, vy = 0
+    cdef object coords, offsets
+    cdef double* out
+    cdef i64* offs
+    for i in range(n):
+        pts = polygons[i]
+        if pts is None:
+            continue
+        if not PyList_CheckExact(pts):
+            return None, None, (POINTS_NOT_LIST, i, -1, "")
+        total += PyList_GET_SIZE(pts)
+    coords = np.empty((total, 2), np.float64)
+    offsets = i64_array(n + 1)
+    out = <double*>cnp.PyArray_DATA(coords)
+    offs = <i64*>cnp.PyArray_DATA(offsets)
+    offs[0] = 0
+    m = 0
+    for i in range(n):
+        pts = polygons[i]
+        if pts is not None:
+            npts = PyList_GET_SIZE(pts)
+            for j in range(npts):
+                point = PyList_GET_ITEM(pts, j)  # borrowed: no reference counting in this loop
+                if not PyDict_Check(<object>point):
+                    return None, None, (POINT_NOT_OBJECT, i, j, "")
+                # One walk over the point's entries: no hashing of "x" and "y".
+                pos = 0
+                got = 0
+                while PyDict_Next(<object>point, &pos, &key, &item):
+                    c = key_char(key)
+                    if c == 120 and not got & 1:  # "x"
+                        if number(item, &vx):
+                            return None, None, (POINT_NOT_NUMBER, i, j, "x")
+                        got |= 1
+                    elif c == 121 and not got & 2:  # "y"
+                        if number(item, &vy):
+                            return None, None, (POINT_NOT_NUMBER, i, j, "y")
+                        got |= 2
+                    if got == 3:
+                        break
+                if got != 3:
+                    return None, None, (POINT_MISSING, i, j, "x" if not got & 1 else "y")
+                if not (isfinite(vx) and isfinite(vy)):
+                    return None, None, (POINT_NOT_FINITE, i, j, "x" if not isfinite(vx) else "y")
+                if fabs(vx) > max_coord or fabs(vy) > max_coord:
+                    return None, None, (POINT_TOO_FAR, i, j, "x" if fabs(vx) > max_coord else "y")
+                out[2 * m] = vx
+                out[2 * m + 1] = vy
+                m += 1
+        offs[i + 1] = m
+    return coords, offsets, None
+
+
+# --- the predictions of a parsed response ------------------------------------------------------
+
+PRED_NOT_OBJECT = 10  # (prediction, "", value)
+FIELD_NOT_NUMBER = 11  # (prediction, key, value)
+FIELD_NOT_FINITE = 12
+NEGATIVE_SIZE = 13
+CONFIDENCE_RANGE = 14
+CLASS_NOT_STR = 15
+CLASS_ID_NOT_INT = 16
+DETECTION_ID_NOT_STR = 17
+POINTS_ERROR = 18  # (prediction, (points code, point, key), value)
+
+# Fields a prediction is read into; what else it holds is kept as it came.
+DEF K_X = 0
+DEF K_Y = 1
+DEF K_WIDTH = 2
+DEF K_HEIGHT = 3
+DEF K_CONFIDENCE = 4
+DEF K_CLASS = 5
+DEF K_CLASS_ID = 6
+DEF K_DETECTION_ID = 7
+DEF K_POINTS = 8
+DEF K_RLE = 9
+DEF K_RLE_MASK = 10
+DEF K_OTHER = 11
+
+_FIELD_NAMES = ("x", "y", "width", "height", "confidence", "class", "class_id", "detection_id", "points", "rle",
+                "rle_mask")
+
+
+cdef extern from *:
+    """
+    static inline int c_str_exact(PyObject* o) { return PyUnicode_CheckExact(o); }
+    static inline int c_is(PyObject* o, const char* text) { return PyUnicode_CompareWithASCIIString(o, text) == 0; }
+    """
+    int c_str_exact(PyObject* o) noexcept
+    int c_is(PyObject* o, const char* text) noexcept
+
+
+cdef int field_code(PyObject* key) noexcept:
+    cdef Py_ssize_t n
+    if not c_str_exact(key):
+        return K_OTHER
+    n = PyUnicode_GET_LENGTH(<object>key)
+    if n == 1:
+        if c_is(key, "x"):
+            return K_X
+        if c_is(key, "y"):
+            return K_Y
+    elif n == 3:
+        if c_is(key, "rle"):
+            return K_RLE
+    elif n == 5:
+        if c_is(key, "width"):
+            return K_WIDTH
+        if c_is(key, "class"):
+            return K_CLASS
+    elif n == 6:
+        if c_is(key, "height"):
+            return K_HEIGHT
+        if c_is(key, "points"):
+            return K_POINTS
+    elif n == 8:
+        if c_is(key, "class_id"):
+            return K_CLASS_ID
+        if c_is(key, "rle_mask"):
+            return K_RLE_MASK
+    elif n == 10:
+        if c_is(key, "confidence"):
+            return K_CONFIDENCE
+    elif n == 12:
+        if c_is(key, "detection_id"):
+            return K_DETECTION_ID
+    return K_OTHER
+
+
+def parse_predictions(list preds, double max_coord):
+    """The ``predictions`` list of a parsed response -> columns, checking every field.
+
+    Returns ``(columns, error)``. ``columns`` is ``(box (N, 4), confidence,
+    class_name (list), class_id (-1 where absent), detection_id (list),
+    coords (P, 2), offsets (N + 1), has_points (uint8), rles (list of
+    (key, dict) or None), extras (list of dict or None))``; ``error`` is None
+    or ``(code, prediction, key, value)`` for the first problem.
+    """
+    cdef Py_ssize_t n = len(preds), i, pos
+    cdef object p, value
+    cdef PyObject* key
+    cdef PyObject* item
+    cdef int code
+    cdef double v
+    cdef object box_arr = np.zeros((n, 4), np.float64)
+    cdef object conf_arr = np.zeros(n, np.float64)
+    cdef object cid_arr = np.full(n, -1, np.int64)
+    cdef object has_arr = np.zeros(n, np.uint8)
+    cdef double[:, ::1] box = box_arr
+    cdef double[::1] conf = conf_arr
+    cdef i64[::1] cid = cid_arr
+    cdef uint8_t[::1] has_points = has_arr
+    cdef list names = [None] * n
+    cdef list det = [None] * n
+    cdef list points = [None] * n
+    cdef list rles = [None] * n
+    cdef list extras = [None] * n
+    cdef dict extra
+    cdef int seen
+    for i in range(n):
+        p = preds[i]
+        if not isinstance(p, dict):
+            return None, (PRED_NOT_OBJECT, i, "", p)
+        pos = 0
+        seen = 0
+        extra = None
+        while PyDict_Next(p, &pos, &key, &item):
+            code = field_code(key)
+            value = <object>item
+            if code <= K_CONFIDENCE:
+                if value is None or number(item, &v):
+                    return None, (FIELD_NOT_NUMBER, i, _FIELD_NAMES[code], value)
+                if not isfinite(v):
+                    return None, (FIELD_NOT_FINITE, i, _FIELD_NAMES[code], value)
+                if code == K_CONFIDENCE:
+                    conf[i] = v
+                else:
+                    box[i, code] = v
+                seen |= 1 << code
+            elif code == K_CLASS:
+                if not isinstance(value, str):
+                    return None, (CLASS_NOT_STR, i, "class", value)
+                names[i] = value
+                seen |= 1 << code
+            elif code == K_CLASS_ID:
+                if value is not None:
+                    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                        return None, (CLASS_ID_NOT_INT, i, "class_id", value)
+                    cid[i] = value
+            elif code == K_DETECTION_ID:
+                if value is not None:
+                    if not isinstance(value, str):
+                        return None, (DETECTION_ID_NOT_STR, i, "detection_id", value)
+                    det[i] = value
+            elif code == K_POINTS:
+                if value is not None:
+                    points[i] = value
+                    has_points[i] = 1
+            elif code == K_RLE or code == K_RLE_MASK:
+                if value is not None and rles[i] is None:
+                    rles[i] = (_FIELD_NAMES[code], value)
+            else:
+                if extra is None:
+                    extra = {}
+                extra[<object>key] = value
+        # Required: the box, the confidence and the class (checked in this order).
+        for code in range(K_CLASS + 1):
+            if not seen & (1 << code):
+                if code == K_CLASS:
+                    return None, (CLASS_NOT_STR, i, "class", None)
+                return None, (FIELD_NOT_NUMBER, i, _FIELD_NAMES[code], None)
+        if box[i, 2] < 0 or box[i, 3] < 0:
+            return None, (NEGATIVE_SIZE, i, "width" if box[i, 2] < 0 else "height", None)
+        if not 0.0 <= conf[i] <= 1.0:
+            return None, (CONFIDENCE_RANGE, i, "confidence", preds[i]["confidence"])
+        extras[i] = extra
+    coords, offsets, perr = points_array(points, max_coord)
+    if perr is not None:
+        return None, (POINTS_ERROR, perr[1], (perr[0], perr[2], perr[3]), None)
+    return (box_arr, conf_arr, names, cid_arr, det, coords, offsets, has_arr, rles, extras), None
+
+
+def toggles_to_runs(const i64[::1] positions, const i64[::1] offsets, i64 hw):
+    """Sorted toggle positions per mask (mask i: ``positions[offsets[i]:offsets[i + 1]]``) -> runs.
+
+    Toggles at one position cancel in pairs; those at or past ``hw`` do nothing.
+    """
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+    cdef RunsOut r
+    cdef int failed = 0
+    memset(&r, 0, sizeof(r))
+    with nogil:
+        for i in range(n):
+            if push_toggles(&r, <i64*>&positions[offsets[i]] if offsets[i + 1] > offsets[i] else NULL,
+                            offsets[i + 1] - offsets[i], hw) < 0:
+                failed = 1
+                break
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)

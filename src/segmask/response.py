@@ -1,0 +1,290 @@
+"""The inference API's JSON, both ways: a response into columns, and columns back into a response.
+
+What the hosted API sends (and what this reads)::
+
+    {"predictions": [{"x": 320.5, "y": 210, "width": 81, "height": 60,
+                      "class": "cat", "confidence": 0.91, "class_id": 0,
+                      "detection_id": "…", "points": [{"x": 281, "y": 180}, …]}],
+     "image": {"width": 640, "height": 480}, "time": 0.03, "inference_id": "…"}
+
+``x, y`` is the centre of the box. ``class_id``, ``detection_id``, ``image``
+and the rest may be missing or null; unknown fields are kept and written back.
+With ``response_mask_format=rle`` a prediction carries ``"rle": {"size": [h,
+w], "counts": str}`` (some tools say ``rle_mask``) instead of ``points``.
+The official ``roboflow`` package writes the image size as strings
+(``"480"``), or ``"Undefined"`` for URL images; Roboflow Workflows put the
+response under an output name (``{"model_predictions": {...}}``): both are read.
+
+Bytes and text are parsed with orjson (nesting is bounded; a body too deep is
+an error, not a crash), the predictions' fields and points by the compiled
+kernel, every value checked; a problem is a :class:`ResponseFormatError`
+that starts with its JSON path, e.g. ``predictions[3].points[7].x``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import shapely
+from numpy.typing import NDArray
+
+from . import _kernel, _validate, limits
+from .errors import InputError, ResponseFormatError, RLEError
+from .rle import parse_rles
+
+if TYPE_CHECKING:
+    from .predictions import Predictions
+
+__all__ = ["loads", "parse", "read", "to_dict"]
+
+#: Largest response file read from disk (as the client's default body cap).
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def loads(data: bytes | bytearray | memoryview | str, where: str = "") -> Any:
+    """JSON bytes or text -> Python objects, with orjson; a :class:`ResponseFormatError` when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        message = str(exc)
+    raise ResponseFormatError(f"{where}not valid JSON: {message}")
+
+
+def read(source: str | os.PathLike[str]) -> Any:
+    """A JSON file, read whole up to :data:`MAX_FILE_BYTES`; errors start with its path."""
+    path = Path(source)
+    where = f"{path}: "
+    problem = None
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            problem = f"larger than {MAX_FILE_BYTES} bytes; not a response"
+    except FileNotFoundError:
+        problem = "no such file"
+    except IsADirectoryError:
+        problem = "is a folder, not a JSON file"
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    if problem is not None:
+        raise InputError(f"{where}{problem}")
+    return loads(data, where)
+
+
+def parse(obj: Any, *, key: str | None = None, root: str = "") -> Predictions:
+    """One parsed response (a dict) -> Predictions; a Workflows output dict is opened first."""
+    from .predictions import Predictions
+
+    obj = _unwrap(obj, key, root)
+    if key is not None:
+        root = f"{root}{key}."
+    preds = obj.get("predictions")
+    if not isinstance(preds, list):
+        raise ResponseFormatError(f"{root}predictions is {_kind(preds)}, expected a list of predictions")
+    image_size, image_meta = _image_size(obj.get("image"), f"{root}image")
+    meta = {k: v for k, v in obj.items() if k not in ("predictions", "image")}
+    if image_meta is not None:
+        meta["image"] = image_meta
+    columns, error = _kernel.parse_predictions(preds, limits.MAX_COORD)
+    if error is not None:
+        raise ResponseFormatError(_problem(error, preds, root))
+    box, conf, names, class_id, det, coords, offsets, has_points, rle_refs, extras = columns
+    rles = _rles(rle_refs, root)
+    return Predictions._of(
+        image_size=image_size,
+        cxcywh=box,
+        confidence=conf,
+        class_name=np.array(names, dtype=str) if names else np.zeros(0, dtype=str),
+        class_id=class_id,
+        detection_id=np.array(det, dtype=object),
+        coords=coords,
+        offsets=offsets,
+        has_points=has_points.astype(bool),
+        rles=tuple(rles),
+        extras=tuple(extras),
+        meta=meta,
+    )
+
+
+def _unwrap(obj: Any, key: str | None, root: str) -> dict[str, Any]:
+    """The response itself: ``obj``, or the one response among the outputs of a Workflows result."""
+    if isinstance(obj, list):
+        raise ResponseFormatError(
+            f"{root or 'the input '}is a list of {len(obj)} items, not one response: parse each with "
+            "Predictions.from_response(item) (a Workflows result: Predictions.from_response(result[0]))"
+        )
+    if not isinstance(obj, dict):
+        raise ResponseFormatError(f"{root.rstrip('.') or 'response'} must be a JSON object, got {_kind(obj)}")
+    if key is not None:
+        if key not in obj:
+            raise ResponseFormatError(f"{root}{key} is missing; the outputs are: {', '.join(map(str, obj)) or 'none'}")
+        inner = obj[key]
+        if not isinstance(inner, dict):
+            raise ResponseFormatError(f"{root}{key} is {_kind(inner)}, expected a response object")
+        return inner
+    if "predictions" in obj:
+        return obj
+    outputs = [k for k, v in obj.items() if isinstance(v, dict) and isinstance(v.get("predictions"), list)]
+    if len(outputs) == 1:
+        inner = obj[outputs[0]]
+        assert isinstance(inner, dict)
+        return inner
+    if len(outputs) > 1:
+        raise ResponseFormatError(
+            f"{root}holds {len(outputs)} responses ({', '.join(outputs)}): pass key= to say which"
+        )
+    raise ResponseFormatError(f"{root}predictions is missing, expected a list of predictions")
+
+
+def _image_size(image: Any, at: str) -> tuple[tuple[int, int] | None, Any]:
+    """``(height, width)`` from the response's ``image``, or None when it is not given.
+
+    Returns the size and what to keep in ``meta`` (an ``image`` that does not
+    give a size, such as ``{"width": "Undefined"}``, is kept as it came).
+    """
+    if image is None:
+        return None, None
+    if not isinstance(image, dict):
+        raise ResponseFormatError(f"{at} is {_kind(image)}, expected an object with width and height")
+    w, h = image.get("width"), image.get("height")
+    if (w is None and h is None) or "Undefined" in (w, h):
+        return None, image
+    values = []
+    for name, v in (("height", h), ("width", w)):
+        number: float | None = None
+        if isinstance(v, bool):
+            number = None
+        elif isinstance(v, str):
+            try:
+                number = float(v)
+            except ValueError:
+                number = None
+        elif isinstance(v, int | float | np.integer | np.floating):
+            number = float(v)
+        if number is None or not math.isfinite(number) or number != int(number) or number < 1:
+            raise ResponseFormatError(f"{at}.{name} is {_kind(v)}, expected a positive integer")
+        values.append(int(number))
+    try:
+        return _validate.image_size(tuple(values), at), None
+    except InputError as exc:
+        raise ResponseFormatError(str(exc)) from None
+
+
+def _rles(refs: list[Any], root: str) -> list[Any]:
+    """Each prediction's (key, rle dict, counts) with its runs decoded and checked, or None."""
+    out: list[Any] = [None] * len(refs)
+    for i, ref in enumerate(refs):
+        if ref is None:
+            continue
+        name, rle = ref
+        at = f"{root}predictions[{i}].{name}"
+        try:
+            size, counts, _, _, _ = parse_rles([rle], name=at)
+        except RLEError as exc:
+            raise ResponseFormatError(str(exc).replace(f"{at}[0]", at)) from None
+        out[i] = (name, copy.deepcopy(rle), size, counts)
+    return out
+
+
+def _problem(error: tuple[int, int, Any, Any], preds: list[Any], root: str) -> str:
+    code, i, key, value = error
+    at = f"{root}predictions[{i}]"
+    if code == _kernel.PRED_NOT_OBJECT:
+        return f"{at} is {_kind(value)}, expected an object"
+    if code == _kernel.FIELD_NOT_NUMBER:
+        return f"{at}.{key} is {_kind(value)}, expected a number"
+    if code == _kernel.FIELD_NOT_FINITE:
+        return f"{at}.{key} is {value!r}, expected a finite number"
+    if code == _kernel.NEGATIVE_SIZE:
+        return f"{at} has a negative width or height"
+    if code == _kernel.CONFIDENCE_RANGE:
+        return f"{at}.confidence is {value!r}, expected a value in [0, 1]"
+    if code == _kernel.CLASS_NOT_STR:
+        return f"{at}.class is {_kind(value)}, expected a string"
+    if code == _kernel.CLASS_ID_NOT_INT:
+        return f"{at}.class_id is {_kind(value)}, expected an integer"
+    if code == _kernel.DETECTION_ID_NOT_STR:
+        return f"{at}.detection_id is {_kind(value)}, expected a string"
+    points_code, j, axis = key
+    points = preds[i]["points"]
+    if points_code == _kernel.POINTS_NOT_LIST:
+        return f"{at}.points is {_kind(points)}, expected a list of {{x, y}} points"
+    point = points[j]
+    if points_code == _kernel.POINT_NOT_OBJECT:
+        return f"{at}.points[{j}] is {_kind(point)}, expected an object with x and y"
+    v = point.get(axis)
+    if points_code in (_kernel.POINT_MISSING, _kernel.POINT_NOT_NUMBER):
+        return f"{at}.points[{j}].{axis} is {_kind(v)}, expected a number"
+    if points_code == _kernel.POINT_NOT_FINITE:
+        return f"{at}.points[{j}].{axis} is {v!r}, expected a finite number"
+    return f"{at}.points[{j}].{axis} is {v!r}, beyond the supported ±{limits.MAX_COORD:.0f} px"
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "missing"
+    text = repr(v)
+    return text if len(text) <= 40 else f"a {type(v).__name__}"
+
+
+def to_dict(preds: Predictions) -> dict[str, Any]:
+    """The response in the API's JSON shape; see :meth:`Predictions.to_dict`."""
+    out: list[dict[str, Any]] = []
+    shapes = preds._shapes
+    polygons = preds.polygons
+    # Shapes with holes or several parts (after repair or clip) go out as the API's RLE variant.
+    complex_idx = [i for i, s in enumerate(shapes) if s is not None and _needs_rle(s)] if shapes else []
+    complex_rles: dict[int, dict[str, Any]] = {}
+    if complex_idx:
+        if preds.image_size is None:
+            raise InputError(
+                "predictions with holes or several parts are written as RLE, which needs the image size: "
+                "give the Predictions an image_size"
+            )
+        masks = preds[np.array(complex_idx)].masks()
+        complex_rles = dict(zip(complex_idx, masks.to_rle(), strict=True))
+    boxes = preds.cxcywh.tolist()
+    conf = preds.confidence.tolist()
+    names = preds.class_name.tolist()
+    ids = preds.class_id.tolist()
+    for i in range(len(preds)):
+        x, y, w, h = boxes[i]
+        p: dict[str, Any] = {"x": x, "y": y, "width": w, "height": h, "confidence": conf[i], "class": names[i]}
+        if ids[i] >= 0:
+            p["class_id"] = ids[i]
+        if preds.detection_id[i] is not None:
+            p["detection_id"] = preds.detection_id[i]
+        if i in complex_rles:
+            p["rle"] = complex_rles[i]
+        else:
+            poly = polygons[i]
+            if poly is not None:
+                p["points"] = [{"x": a, "y": b} for a, b in _ring_points(poly).tolist()]
+        r = preds._rles[i]
+        if r is not None:
+            p[r[0]] = copy.deepcopy(r[1])
+        extra = preds._extras[i]
+        if extra:
+            p.update(copy.deepcopy(extra))
+        out.append(p)
+    result: dict[str, Any] = {"predictions": out}
+    if preds.image_size is not None:
+        result["image"] = {"width": preds.image_size[1], "height": preds.image_size[0]}
+    result.update(preds.meta)
+    return result
+
+
+def _needs_rle(shape: Any) -> bool:
+    return isinstance(shape, shapely.Geometry) and (shape.geom_type != "Polygon" or len(shape.interiors) > 0)
+
+
+def _ring_points(poly: Any) -> NDArray[np.float64]:
+    if isinstance(poly, shapely.Geometry):
+        return np.asarray(poly.exterior.coords, dtype=np.float64)[:-1]
+    return np.asarray(poly, dtype=np.float64)
