@@ -47,7 +47,7 @@ def test_iou_shapes_for_empty_sets() -> None:
     assert sm.iou(m, []).shape == (2, 0)
     assert sm.iou([], m).shape == (0, 2)
     assert sm.iou(sm.Masks.empty((3, 3)), sm.Masks.empty((3, 3))).shape == (0, 0)
-    assert sm.iou(m, sm.Masks.empty((3, 3), 2)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert sm.iou(m, sm.Masks.empty((3, 3), n=2)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
 
 
 def test_iou_rejects_mixed_sizes_and_bad_iscrowd() -> None:

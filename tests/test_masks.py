@@ -47,7 +47,7 @@ def test_crop_is_the_box_with_its_corner_and_a_copy() -> None:
     np.testing.assert_array_equal(pixels, dense[0, 2:4, 3:6])
     pixels[0, 0] = False  # its own pixels: the masks do not change
     np.testing.assert_array_equal(masks.to_dense(), dense)
-    assert [c.shape for c, _ in sm.Masks.empty((4, 4), 2).iter_crops()] == [(0, 0), (0, 0)]
+    assert [c.shape for c, _ in sm.Masks.empty((4, 4), n=2).iter_crops()] == [(0, 0), (0, 0)]
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_masks_are_immutable() -> None:
 
 def test_concatenate_and_empty() -> None:
     a = sm.Masks.from_dense(np.eye(4, dtype=bool)[None])
-    b = sm.Masks.empty((4, 4), 2)
+    b = sm.Masks.empty((4, 4), n=2)
     both = sm.Masks.concatenate([a, b, a])
     assert both.area.tolist() == [4, 0, 0, 4]
     with pytest.raises(sm.MaskError, match=r"parts\[1\] has image size \(5, 4\)"):

@@ -145,7 +145,7 @@ def test_simplify_option_reduces_vertices() -> None:
 
 
 def test_empty_masks_give_no_polygons() -> None:
-    assert sm.masks_to_polygons(sm.Masks.empty((5, 5), 2)) == [[], []]
+    assert sm.masks_to_polygons(sm.Masks.empty((5, 5), n=2)) == [[], []]
     assert sm.masks_to_polygons([]) == []
 
 

@@ -76,7 +76,10 @@ def test_rle_variant_and_its_alias() -> None:
     np.testing.assert_array_equal(masks.to_dense()[0], ring)
     np.testing.assert_array_equal(masks.to_dense()[1], ring)
     assert masks.area[2] == 99 and preds.has_mask.all()
-    assert preds.to_dict()["predictions"][1]["rle_mask"] == rle
+    written = preds.to_dict()["predictions"]
+    assert written[0]["rle"] == written[1]["rle"] == rle  # the alias is read, the API's own name written
+    again = sm.Predictions.from_response(preds.to_dict()).masks()
+    np.testing.assert_array_equal(again.to_dense(), masks.to_dense())
 
 
 def test_short_polygons_keep_their_box_and_do_not_drop_other_masks() -> None:

@@ -466,7 +466,7 @@ def from_coco(source: str | os.PathLike[str] | Mapping[str, Any]) -> list[Item]:
         predictions = [_prediction(k, ann, names, (h, w)) for k, ann in anns]
         preds = response.parse({"predictions": predictions, "image": {"width": w, "height": h}})
         shapes = tuple(_shape(k, ann) for k, ann in anns)
-        out.append((file_name, _with_shapes(preds, shapes)))
+        out.append((file_name, preds.with_polygons(shapes, rule="coco")))
     return out
 
 
@@ -513,9 +513,3 @@ def _shape(k: int, ann: Mapping[str, Any]) -> Any:
             )
         rings.append(shapely.Polygon(coords.reshape(-1, 2)))
     return rings[0] if len(rings) == 1 else shapely.MultiPolygon(rings)
-
-
-def _with_shapes(preds: Predictions, shapes: tuple[Any, ...]) -> Predictions:
-    import dataclasses
-
-    return dataclasses.replace(preds, _shapes=shapes, rule="coco")

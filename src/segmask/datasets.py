@@ -55,6 +55,10 @@ class WriteReport:
         PNG: pixels where a later instance covered an earlier one.
     categories : list of str
         The class names, by id (COCO ids 1, 2, ...; YOLO ids 0, 1, ...).
+
+    See Also
+    --------
+    segmask.to_coco, segmask.to_coco_results, segmask.to_yolo, segmask.to_png : the writers.
     """
 
     paths: list[str] = field(default_factory=list)

@@ -68,6 +68,18 @@ def evaluate(
         and ``pr_curve``: ``recall`` (COCOeval's 101 points), ``precision_50``
         (at IoU 0.5) and ``precision`` (over IoU 0.50:0.95), each averaged
         over the classes that have ground truth (-1 where none has).
+
+    See Also
+    --------
+    to_coco, to_coco_results : the files it reads.
+
+    Examples
+    --------
+    >>> from segmask.testing import sample_predictions
+    >>> truth = sample_predictions()
+    >>> metrics = evaluate([("sample.png", truth)], [("sample.png", truth)])
+    >>> metrics["AP"], metrics["AP50"]
+    (1.0, 1.0)
     """
     iou_type = _validate.choice("iou_type", iou_type, ("segm", "bbox"))
     backend = _validate.choice("backend", backend, ("pycocotools", "faster_coco_eval"))

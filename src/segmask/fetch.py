@@ -207,12 +207,12 @@ class RoboflowClient:
 
     def __init__(
         self,
+        *,
         api_key: str | None = None,
         api_url: str = DEFAULT_API_URL,
         timeout: float | tuple[float, float] = (5, 60),
         retries: int = 3,
         cache_dir: str | os.PathLike[str] | None = None,
-        *,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_connections: int = 32,

@@ -79,6 +79,10 @@ class PolygonCheck:
         shapely's (GEOS's) reason when the geometry is invalid, e.g. ``"Self-intersection"``.
     location : (x, y) or None
         Where that reason applies.
+
+    See Also
+    --------
+    validate : what gives them.
     """
 
     index: int
@@ -101,7 +105,12 @@ class PolygonCheck:
 
 
 class Parts(NamedTuple):
-    """Polygons made from the inputs: ``polygons[k]`` came from input ``source[k]``."""
+    """Polygons made from the inputs: ``polygons[k]`` came from input ``source[k]``.
+
+    See Also
+    --------
+    repair, clip, simplify : what gives them.
+    """
 
     polygons: list[shapely.Polygon]
     source: NDArray[np.int64]

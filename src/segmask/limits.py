@@ -13,7 +13,7 @@ Examples
 >>> try:
 ...     sm.rasterize([[[0, 0], [1, 0], [1, 1]]], (100_000, 100_000))
 ... except sm.InputError as exc:
-...     print(str(exc)[:60])
+...     print(str(exc)[:59])
 image_size (100000, 100000) has 10000000000 pixels; segmask
 """
 

@@ -30,7 +30,7 @@ from . import _kernel, _validate, limits
 from .errors import InputError, MaskError
 from .rle import encode_strings, parse_rles
 
-__all__ = ["RLE", "Masks", "Runs", "as_masks", "decode", "dense_limit", "encode"]
+__all__ = ["RLE", "Masks", "Runs", "as_masks", "decode", "dense_limit", "encode", "from_kernel"]
 
 #: A COCO RLE as segmask writes it: ``{"size": [h, w], "counts": str}``.
 RLE = dict[str, Any]
@@ -42,6 +42,11 @@ class Runs(NamedTuple):
     ``counts`` (C,) uint32, column-major, starting with a background run
     (maybe 0), each mask's summing to ``height * width``; ``offsets`` (N + 1,)
     int64. Both read-only.
+
+    Examples
+    --------
+    >>> Masks.from_dense(np.eye(3, dtype=bool)[None]).runs.counts.tolist()
+    [0, 1, 3, 1, 3, 1]
     """
 
     counts: NDArray[np.uint32]
@@ -135,7 +140,7 @@ class Masks:
     # --- constructors -------------------------------------------------------------
 
     @classmethod
-    def empty(cls, image_size: tuple[int, int], n: int = 0) -> Masks:
+    def empty(cls, image_size: tuple[int, int], *, n: int = 0) -> Masks:
         """``n`` empty masks (area 0) of an image of ``image_size``."""
         h, w = _validate.image_size(image_size)
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
@@ -469,6 +474,14 @@ class Masks:
             [s for p in parts for s in p._strings] if all(p._strings is not None for p in parts) else None  # type: ignore[union-attr]
         )
         return Masks._of(size, counts, offsets, area, boxes, strings)
+
+
+def from_kernel(size: tuple[int, int], counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> Masks:
+    """Masks from runs that segmask's kernel made (valid by construction: no checks).
+
+    For runs from anywhere else use :meth:`Masks.from_runs`, which checks them.
+    """
+    return Masks._of(size, counts, offsets)
 
 
 def _is_index_lists(groups: Any) -> bool:

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _validate, geometry, response
 from .boxes import convert_boxes
 from .errors import InputError, MaskError
-from .masks import Masks, select
+from .masks import Masks, from_kernel, select
 from .raster import rasterize, rings_to_masks
 from .rules import RULES, Rule
 
@@ -83,9 +83,9 @@ class Predictions:
     class_id: NDArray[np.int64]
     detection_id: NDArray[np.object_]
     # Polygons as sent: all points in one (P, 2) array, prediction i owning
-    # _coords[_offsets[i]:_offsets[i + 1]]; _has_points says which sent any.
+    # _coords[_point_offsets[i]:_point_offsets[i + 1]]; _has_points says which sent any.
     _coords: NDArray[np.float64]
-    _offsets: NDArray[np.int64]
+    _point_offsets: NDArray[np.int64]
     _has_points: NDArray[np.bool_]
     # Shapely geometries replacing those polygons (after clip, repair, simplify, from_coco), or None.
     _shapes: tuple[Any, ...] | None
@@ -97,7 +97,7 @@ class Predictions:
     rule: Rule = "contour"
 
     @classmethod
-    def _of(
+    def _build(
         cls,
         *,
         image_size: tuple[int, int] | None,
@@ -199,8 +199,46 @@ class Predictions:
         """
         if self._shapes is not None:
             return list(self._shapes)
-        o = self._offsets.tolist()
+        o = self._point_offsets.tolist()
         return [self._coords[o[i] : o[i + 1]] if has else None for i, has in enumerate(self._has_points.tolist())]
+
+    @property
+    def rles(self) -> list[dict[str, Any] | None]:
+        """Per prediction the RLE it was sent with (``rle`` or ``rle_mask``), a copy, or None."""
+        return [copy.deepcopy(r[1]) if r is not None else None for r in self._rles]
+
+    @property
+    def extras(self) -> list[dict[str, Any]]:
+        """Per prediction its other fields as sent (``parent_id``, ``tracker``, ...), a copy."""
+        return [copy.deepcopy(e) if e else {} for e in self._extras]
+
+    def with_polygons(self, polygons: Sequence[Any], *, rule: Rule | None = None) -> Predictions:
+        """The same predictions with other shapes: per prediction a (K, 2) array, a shapely polygon, or None.
+
+        Boxes, scores and classes stay; ``rule`` (default the current one) says
+        how :meth:`masks` fills them. A prediction's RLE, if it had one, stays
+        and still gives its mask.
+
+        Examples
+        --------
+        >>> import shapely
+        >>> p = Predictions.from_response({"image": {"width": 8, "height": 8}, "predictions": [
+        ...     {"x": 4, "y": 4, "width": 8, "height": 8, "class": "a", "confidence": 0.9}]})
+        >>> p.with_polygons([shapely.box(1, 1, 5, 5)], rule="coco").masks().area.tolist()
+        [16]
+        """
+        if isinstance(polygons, str | bytes) or not isinstance(polygons, Sequence) or len(polygons) != len(self):
+            raise InputError(f"polygons must be {len(self)} shapes, one per prediction")
+        shapes = []
+        for i, p in enumerate(polygons):
+            if p is None or isinstance(p, shapely.Geometry):
+                shapes.append(p)
+                continue
+            arr = np.asarray(p, dtype=np.float64)
+            if arr.ndim != 2 or arr.shape[1] != 2:
+                raise InputError(f"polygons[{i}] must be (K, 2) points, a shapely polygon or None")
+            shapes.append(_readonly(arr.copy()))
+        return dataclasses.replace(self, _shapes=tuple(shapes), rule=self._rule(rule))
 
     @property
     def has_mask(self) -> NDArray[np.bool_]:
@@ -209,19 +247,19 @@ class Predictions:
         if self._shapes is not None:
             has |= np.array([_fillable(s) for s in self._shapes], dtype=bool)
         else:
-            has |= self._has_points & (np.diff(self._offsets) >= 3)
+            has |= self._has_points & (np.diff(self._point_offsets) >= 3)
         return has
 
     def __getitem__(self, idx: int | slice | ArrayLike) -> Predictions:
         """Select predictions with an int, a slice, a bool mask or an int array."""
         sel = select(idx, len(self))
         picks = sel.tolist()
-        lengths = np.diff(self._offsets)[sel]
+        lengths = np.diff(self._point_offsets)[sel]
         offsets = np.zeros(len(sel) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        starts = self._offsets[:-1][sel]
+        starts = self._point_offsets[:-1][sel]
         rows = np.repeat(starts - (offsets[:-1]), lengths) + np.arange(int(offsets[-1]), dtype=np.int64)
-        return Predictions._of(
+        return Predictions._build(
             image_size=self.image_size,
             cxcywh=self.cxcywh[sel],
             confidence=self.confidence[sel],
@@ -333,15 +371,15 @@ class Predictions:
             polys = rasterize([self._shapes[i] for i in poly_idx.tolist()], size, rule=chosen)
         else:
             chosen_preds = self[poly_idx]
-            polys = rings_to_masks(chosen_preds._coords, chosen_preds._offsets, size, chosen)
+            polys = rings_to_masks(chosen_preds._coords, chosen_preds._point_offsets, size, chosen)
         counts = [self._rles[i][3] for i in rle_idx.tolist()]
         rle_offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum([len(c) for c in counts], out=rle_offsets[1:])
-        rles = Masks._of(size, np.concatenate(counts) if counts else np.zeros(0, np.uint32), rle_offsets)
+        rles = from_kernel(size, np.concatenate(counts) if counts else np.zeros(0, np.uint32), rle_offsets)
         order = np.concatenate([poly_idx, rle_idx, empty_idx])
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return Masks.concatenate([polys, rles, Masks.empty(size, len(empty_idx))])[inverse]
+        return Masks.concatenate([polys, rles, Masks.empty(size, n=len(empty_idx))])[inverse]
 
 
 def _fillable(p: Any) -> bool:

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from . import _kernel, _validate
 from ._polygons import as_polygon_batch, check_coordinates
 from .errors import PolygonError
-from .masks import Masks
+from .masks import Masks, from_kernel
 from .rules import RULES, Rule
 
 __all__ = ["rasterize"]
@@ -118,7 +118,7 @@ def rings_to_masks(
         points = np.floor(coords + 0.5).astype(np.int64)
         flags = holes.astype(np.uint8) if holes is not None else np.zeros(0, np.uint8)
         counts, run_offsets = _kernel.contour_polygons(points, offsets, h, w, flags)
-    return Masks._of(size, counts, run_offsets)
+    return from_kernel(size, counts, run_offsets)
 
 
 def _rasterize_mixed(polygons: Sequence[Any], size: tuple[int, int], rule: str) -> Masks:
@@ -161,11 +161,11 @@ def _rasterize_geometries(geoms: list[Any], where: NDArray[np.int64], size: tupl
     exteriors = ring_masks[~is_hole]
     hole_idx = np.flatnonzero(is_hole)
     # Per part: its exterior minus the union of its holes (an empty mask added per part keeps every label).
-    hole_union = Masks.concatenate([ring_masks[hole_idx], Masks.empty(size, len(parts))]).merge(
+    hole_union = Masks.concatenate([ring_masks[hole_idx], Masks.empty(size, n=len(parts))]).merge(
         np.concatenate([ring_part[hole_idx], np.arange(len(parts))])
     )
     part_masks = exteriors.difference(hole_union)
     # Per instance: the union of its parts; an empty geometry gives an empty mask.
-    return Masks.concatenate([part_masks, Masks.empty(size, len(geoms))]).merge(
+    return Masks.concatenate([part_masks, Masks.empty(size, n=len(geoms))]).merge(
         np.concatenate([owner, np.arange(len(geoms))])
     )

@@ -10,7 +10,8 @@ What the hosted API sends (and what this reads)::
 ``x, y`` is the centre of the box. ``class_id``, ``detection_id``, ``image``
 and the rest may be missing or null; unknown fields are kept and written back.
 With ``response_mask_format=rle`` a prediction carries ``"rle": {"size": [h,
-w], "counts": str}`` (some tools say ``rle_mask``) instead of ``points``.
+w], "counts": str}`` (some tools say ``rle_mask``, read the same and written
+back as ``rle``) instead of ``points``.
 The official ``roboflow`` package writes the image size as strings
 (``"480"``), or ``"Undefined"`` for URL images; Roboflow Workflows put the
 response under an output name (``{"model_predictions": {...}}``): both are read.
@@ -96,7 +97,7 @@ def parse(obj: Any, *, key: str | None = None, root: str = "") -> Predictions:
         raise ResponseFormatError(_problem(error, preds, root))
     box, conf, names, class_id, det, coords, offsets, has_points, rle_refs, extras = columns
     rles = _rles(rle_refs, root)
-    return Predictions._of(
+    return Predictions._build(
         image_size=image_size,
         cxcywh=box,
         confidence=conf,
@@ -236,10 +237,9 @@ def _kind(v: Any) -> str:
 def to_dict(preds: Predictions) -> dict[str, Any]:
     """The response in the API's JSON shape; see :meth:`Predictions.to_dict`."""
     out: list[dict[str, Any]] = []
-    shapes = preds._shapes
     polygons = preds.polygons
     # Shapes with holes or several parts (after repair or clip) go out as the API's RLE variant.
-    complex_idx = [i for i, s in enumerate(shapes) if s is not None and _needs_rle(s)] if shapes else []
+    complex_idx = [i for i, s in enumerate(polygons) if s is not None and _needs_rle(s)]
     complex_rles: dict[int, dict[str, Any]] = {}
     if complex_idx:
         if preds.image_size is None:
@@ -253,6 +253,8 @@ def to_dict(preds: Predictions) -> dict[str, Any]:
     conf = preds.confidence.tolist()
     names = preds.class_name.tolist()
     ids = preds.class_id.tolist()
+    rles = preds.rles
+    extras = preds.extras
     for i in range(len(preds)):
         x, y, w, h = boxes[i]
         p: dict[str, Any] = {"x": x, "y": y, "width": w, "height": h, "confidence": conf[i], "class": names[i]}
@@ -266,12 +268,9 @@ def to_dict(preds: Predictions) -> dict[str, Any]:
             poly = polygons[i]
             if poly is not None:
                 p["points"] = [{"x": a, "y": b} for a, b in _ring_points(poly).tolist()]
-        r = preds._rles[i]
-        if r is not None:
-            p[r[0]] = copy.deepcopy(r[1])
-        extra = preds._extras[i]
-        if extra:
-            p.update(copy.deepcopy(extra))
+        if rles[i] is not None:
+            p["rle"] = rles[i]
+        p.update(extras[i])
         out.append(p)
     result: dict[str, Any] = {"predictions": out}
     if preds.image_size is not None:

@@ -51,7 +51,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FakeRoboflowServer", "RecordedRequest", "Reply", "sample_image_path", "shapes_model"]
+from .predictions import Predictions
+
+__all__ = ["FakeRoboflowServer", "RecordedRequest", "Reply", "sample_image_path", "sample_predictions", "shapes_model"]
 
 #: A model: the decoded BGR image in, the ``predictions`` list out.
 Model = Callable[[NDArray[np.uint8]], list[dict[str, Any]]]
@@ -60,6 +62,18 @@ Model = Callable[[NDArray[np.uint8]], list[dict[str, Any]]]
 def sample_image_path() -> Path:
     """The path of the bundled sample image (480x360 PNG with six shapes, five regions)."""
     return Path(str(resources.files("segmask") / "data" / "sample.png"))
+
+
+def sample_predictions() -> Predictions:
+    """The bundled sample response (six instances on the sample image), parsed.
+
+    Examples
+    --------
+    >>> preds = sample_predictions()
+    >>> len(preds), preds.image_size
+    (6, (360, 480))
+    """
+    return Predictions.from_response((resources.files("segmask") / "data" / "sample_response.json").read_bytes())
 
 
 def shapes_model(image: NDArray[np.uint8]) -> list[dict[str, Any]]:
