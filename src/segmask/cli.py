@@ -343,7 +343,9 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, epilog="examples:\n" + _EXAMPLES[name],
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-        p.add_argument("--debug", action="store_true", help="on a failure, show the traceback")
+        p.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="on a failure, show the traceback"
+        )
         return p
 
     p = command("demo", "run the main job on the bundled sample (no network, no key)")

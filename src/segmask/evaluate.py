@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 
 from . import _validate, response
 from .coco import dataset_dict, results_list
-from .errors import InputError
+from .errors import InputError, ResponseFormatError
 from .predictions import Predictions
 
 __all__ = ["METRICS", "evaluate"]
@@ -93,6 +94,7 @@ def evaluate(
         dt = results_list(dt, gt)
     if not isinstance(dt, list):
         raise InputError("predictions must be a COCO results file or list, or (file_name, Predictions) pairs")
+    _check_results(dt, _check_ground_truth(gt), iou_type)
     coco_cls, eval_cls = _backend(backend)
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):
@@ -125,6 +127,69 @@ def evaluate(
         ),
     }
     return out
+
+
+def _check_ground_truth(gt: Mapping[str, Any]) -> tuple[dict[Any, tuple[Any, Any]], set[Any]]:
+    """Image sizes by id and the category ids, checked: COCOeval's KeyErrors become messages."""
+    images = gt.get("images")
+    cats = gt.get("categories")
+    if not isinstance(images, list) or not isinstance(cats, list) or not isinstance(gt.get("annotations"), list):
+        raise ResponseFormatError("ground_truth needs 'images', 'annotations' and 'categories' lists")
+    sizes: dict[Any, tuple[Any, Any]] = {}
+    for k, im in enumerate(images):
+        if not isinstance(im, Mapping) or not isinstance(im.get("id"), int) or isinstance(im.get("id"), bool):
+            raise ResponseFormatError(f"ground_truth images[{k}] needs an integer id")
+        sizes[im["id"]] = (im.get("height"), im.get("width"))
+    ids = set()
+    for k, c in enumerate(cats):
+        if not isinstance(c, Mapping) or not isinstance(c.get("id"), int) or "name" not in c:
+            raise ResponseFormatError(f"ground_truth categories[{k}] needs an integer id and a name")
+        ids.add(c["id"])
+    for k, ann in enumerate(gt["annotations"]):
+        where = f"ground_truth annotations[{k}]"
+        if not isinstance(ann, Mapping):
+            raise ResponseFormatError(f"{where} is not an object")
+        for key in ("id", "image_id", "category_id", "bbox", "area", "segmentation"):
+            if key not in ann:
+                raise ResponseFormatError(f"{where} has no {key!r}")
+        if ann["image_id"] not in sizes:
+            raise ResponseFormatError(f"{where}.image_id {ann['image_id']!r} is not an image")
+        if ann["category_id"] not in ids:
+            raise ResponseFormatError(f"{where}.category_id {ann['category_id']!r} is not a category")
+    return sizes, ids
+
+
+def _check_results(dt: list[Any], truth: tuple[dict[Any, tuple[Any, Any]], set[Any]], iou_type: str) -> None:
+    """Each result names an image and a category of the ground truth and carries what iou_type needs."""
+    sizes, categories = truth
+    for k, r in enumerate(dt):
+        where = f"predictions[{k}]"
+        if not isinstance(r, Mapping):
+            raise ResponseFormatError(f"{where} is not an object")
+        if r.get("image_id") not in sizes:
+            raise ResponseFormatError(f"{where}.image_id {r.get('image_id')!r} is not an image of the ground truth")
+        if r.get("category_id") not in categories:
+            raise ResponseFormatError(
+                f"{where}.category_id {r.get('category_id')!r} is not a category of the ground truth"
+            )
+        score = r.get("score")
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise ResponseFormatError(f"{where}.score is {score!r}, expected a number")
+        if iou_type == "segm":
+            seg = r.get("segmentation")
+            if isinstance(seg, Mapping):
+                if list(seg.get("size", [])) != list(sizes[r["image_id"]]):
+                    raise ResponseFormatError(
+                        f"{where}.segmentation.size is {seg.get('size')!r}, the image is {list(sizes[r['image_id']])}"
+                    )
+            elif not (isinstance(seg, list) and seg):
+                raise ResponseFormatError(f"{where}.segmentation is {seg!r}, expected an RLE or polygons")
+        else:
+            box = r.get("bbox")
+            ok = isinstance(box, list) and len(box) == 4 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in box)  # fmt: skip
+            if not ok:
+                raise ResponseFormatError(f"{where}.bbox is {box!r}, expected [x, y, w, h]")
 
 
 def _mean_valid(p: np.ndarray) -> list[float]:

@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from . import _validate
+from . import _validate, limits
 from ._polygons import as_polygon_batch
 from .errors import InputError
 from .rules import RULES, Rule
@@ -52,6 +52,7 @@ PROBLEMS = (
     "too_few_points",
     "odd_coordinates",
     "not_finite",
+    "too_far",
     "zero_area",
     "self_intersection",
     "self_touching",
@@ -231,6 +232,8 @@ def validate(
             problems[i].append("too_few_points")
         if not np.isfinite(arr).all():
             problems[i].append("not_finite")
+        elif arr.size and np.abs(arr).max() > limits.MAX_COORD:
+            problems[i].append("too_far")
         if not problems[i]:
             arrays[i] = arr
     if arrays:
@@ -249,8 +252,10 @@ def validate(
     parts, owner = _polygon_parts(made)
     area = np.bincount(owner, weights=shapely.area(parts), minlength=len(g))
     rect = shapely.box(*image_rect(size, rule=rule)) if size is not None else None
-    touches = shapely.intersects(made, rect) if rect is not None else None
-    inside = shapely.covered_by(made, rect) if rect is not None else None
+    # Where the repair leaves no area (a ring folded flat), its own outline says where it lies.
+    placed = np.where(area >= ZERO_AREA, made, shapely.boundary(g))
+    touches = shapely.intersects(placed, rect) if rect is not None else None
+    inside = shapely.covered_by(placed, rect) if rect is not None else None
     for k, i in enumerate(have.tolist()):
         if area[k] < ZERO_AREA:
             problems[i].append("zero_area")
