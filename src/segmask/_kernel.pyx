@@ -21,7 +21,8 @@ set operations; overlap (IoU, NMS); polygons under the coco rule
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
-from cpython.dict cimport PyDict_Check, PyDict_Next
+from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_GetPointer, PyCapsule_New
+from cpython.dict cimport PyDict_Check, PyDict_CheckExact, PyDict_Next
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_CheckExact
 from cpython.long cimport PyLong_CheckExact
@@ -31,7 +32,7 @@ from cpython.exc cimport PyErr_Clear, PyErr_Occurred
 from libc.math cimport INFINITY, ceil, fabs, isfinite
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, INT64_MAX
 from libc.stdlib cimport free, malloc, realloc, qsort, calloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
 
@@ -41,11 +42,10 @@ cnp.import_array()
 
 cdef extern from "Python.h":
     int PyUnicode_IS_ASCII(object o)
-    const char* PyUnicode_DATA(object o)
+    char* PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
-    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     double PyLong_AsDouble(object o)
-    int PyUnicode_1BYTE_KIND
     Py_UCS4 PyUnicode_READ_CHAR(object o, Py_ssize_t index)
 
 ctypedef int64_t i64
@@ -89,11 +89,12 @@ cdef inline int i64_push(I64Buf* b, i64 v) noexcept nogil:
 
 
 cdef struct RunsOut:
-    # The runs of the masks made so far: counts, and the end offset of each mask.
+    # The runs of the masks made so far: counts, and the end offset and the area of each mask.
     u32* counts
     Py_ssize_t n
     Py_ssize_t cap
     i64* ends
+    i64* area
     Py_ssize_t m
     Py_ssize_t mcap
 
@@ -117,7 +118,18 @@ cdef inline int runs_reserve(RunsOut* r, Py_ssize_t extra) noexcept nogil:
 
 
 cdef inline int runs_end_mask(RunsOut* r) noexcept nogil:
+    """Close the mask whose runs were appended since the last one, counting its area."""
+    cdef Py_ssize_t j, start = r.ends[r.m - 1] if r.m else 0
+    cdef i64 fg = 0
+    for j in range(start + 1, r.n, 2):
+        fg += r.counts[j]
+    return runs_end_mask_area(r, fg)
+
+
+cdef inline int runs_end_mask_area(RunsOut* r, i64 area) noexcept nogil:
+    """Close the mask whose runs were appended since the last one; its area is known."""
     cdef i64* p
+    cdef i64* q
     cdef Py_ssize_t cap
     if r.m == r.mcap:
         cap = r.mcap * 2 if r.mcap else 64
@@ -125,8 +137,13 @@ cdef inline int runs_end_mask(RunsOut* r) noexcept nogil:
         if p == NULL:
             return -1
         r.ends = p
+        q = <i64*>realloc(r.area, cap * sizeof(i64))
+        if q == NULL:
+            return -1
+        r.area = q
         r.mcap = cap
     r.ends[r.m] = r.n
+    r.area[r.m] = area
     r.m += 1
     return 0
 
@@ -143,29 +160,53 @@ cdef object i64_array(Py_ssize_t n):
     return cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
 
 
+cdef void free_capsule(object capsule) noexcept:
+    free(PyCapsule_GetPointer(capsule, NULL))
+
+
+cdef object owned_u32(u32* data, Py_ssize_t n):
+    """A uint32 array that owns ``data`` (a malloc'd buffer): freed with the array, never copied."""
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.ndarray arr
+    dims[0] = n
+    arr = cnp.PyArray_SimpleNewFromData(1, dims, cnp.NPY_UINT32, <void*>data)
+    cnp.set_array_base(arr, PyCapsule_New(<void*>data, NULL, <PyCapsule_Destructor>free_capsule))
+    return arr
+
+
+cdef void* shrink(void* p, size_t size) noexcept nogil:
+    """``realloc`` to a smaller size, keeping ``p`` if that fails."""
+    cdef void* q = realloc(p, size)
+    return q if q != NULL else p
+
+
 cdef object runs_result(RunsOut* r):
-    """The runs as (counts uint32, offsets int64) arrays; frees the buffers."""
-    cdef object counts = u32_array(r.n)
+    """The runs as (counts uint32, offsets int64, area int64) arrays; takes over or frees the buffers."""
+    cdef object counts
     cdef object offsets = i64_array(r.m + 1)
-    cdef u32[::1] c = counts
-    cdef i64[::1] o = offsets
-    if r.n:
-        memcpy(&c[0], r.counts, r.n * sizeof(u32))
+    cdef object area = i64_array(r.m)
+    cdef i64* o = <i64*>cnp.PyArray_DATA(offsets)
+    if r.counts == NULL:
+        counts = u32_array(0)
+    else:
+        # Give back what an upper bound reserved, and hand the buffer to the array: no copy.
+        counts = owned_u32(<u32*>shrink(r.counts, max(r.n, 1) * sizeof(u32)), r.n)
+        r.counts = NULL
     o[0] = 0
     if r.m:
         memcpy(&o[1], r.ends, r.m * sizeof(i64))
-    free(r.counts)
-    free(r.ends)
-    r.counts = NULL
-    r.ends = NULL
-    return counts, offsets
+        memcpy(cnp.PyArray_DATA(area), r.area, r.m * sizeof(i64))
+    runs_free(r)
+    return counts, offsets, area
 
 
 cdef inline void runs_free(RunsOut* r) noexcept nogil:
     free(r.counts)
     free(r.ends)
+    free(r.area)
     r.counts = NULL
     r.ends = NULL
+    r.area = NULL
 
 
 cdef int push_toggles(RunsOut* r, i64* t, Py_ssize_t k, i64 hw) noexcept nogil:
@@ -222,20 +263,69 @@ NOT_ASCII = 6  # (index, -, -)
 NOT_TEXT = 7  # (index, -, -): neither str nor bytes
 
 
+cdef object string_problem(const char* text, Py_ssize_t length, Py_ssize_t i):
+    """The first problem of a string the fast decoder flagged, found by walking it one value at a time."""
+    cdef Py_ssize_t p = 0, m = 0, start
+    cdef i64 x, total = 0
+    cdef int k, c, more
+    cdef i64* hist = <i64*>malloc((length + 1) * sizeof(i64))
+    if hist == NULL:
+        raise MemoryError()
+    try:
+        while p < length:
+            x = 0
+            k = 0
+            more = 1
+            start = p
+            while more:
+                if p >= length:
+                    return (TRUNCATED, i, p, 0)
+                c = <int>(<uint8_t>text[p]) - 48
+                if c < 0 or c > 63:
+                    return (BAD_CHAR, i, p, <int>(<uint8_t>text[p]))
+                if k >= 12:
+                    return (TOO_LONG, i, start, 0)
+                x |= (<i64>(c & 0x1f)) << (5 * k)
+                more = c & 0x20
+                p += 1
+                k += 1
+                if not more and (c & 0x10):
+                    x |= (<i64>-1) << (5 * k)
+            if m > 2:
+                x += hist[m - 2]
+            if x < 0 or x > UINT32_MAX_:
+                return (BAD_RUN, i, m, x)
+            hist[m] = x
+            total += x
+            m += 1
+        return (BAD_SUM, i, 0, total)
+    finally:
+        free(hist)
+
+
 def decode_strings(list strings, i64 hw):
     """COCO compressed counts strings (``str`` or ``bytes``) -> runs and areas, checking everything.
 
     Returns ``(counts, offsets, area, error)``; ``error`` is None or ``(code,
     index, position, value)`` for the first bad string, with the codes above
     (and the arrays are then None).
+
+    Two passes per string, neither with a branch that depends on the data:
+    the first reads the characters into values (each character adds its 5
+    bits; the value it may end is stored whether it ends or not, and the next
+    overwrites it), the second adds back the value two places before. Anything
+    wrong only sets a flag; a flagged string is walked again, value by value,
+    to name its first problem.
     """
-    cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, base, start
-    cdef object s
+    cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, k, j, longest = 0
+    cdef object s, counts
     cdef const char* text
-    cdef i64 x, total_sum, fg
-    cdef int k, c, more
-    cdef object counts, offsets, area
-    cdef u32* out
+    cdef i64 x, val, total_sum, fg, shift, term, neg
+    cdef int c
+    cdef uint64_t bad
+    cdef object offsets, area
+    cdef u32* buf = NULL
+    cdef i64* deltas = NULL
     cdef i64* offs
     cdef i64* areas
     cdef const char** texts = <const char**>malloc((n + 1) * sizeof(char*))
@@ -257,14 +347,16 @@ def decode_strings(list strings, i64 hw):
                 lengths[i] = PyUnicode_GET_LENGTH(s)
             else:
                 return None, None, None, (NOT_TEXT, i, 0, 0)
-            # A value ends at each character without the continuation bit.
-            text = texts[i]
-            for p in range(lengths[i]):
-                total += ((<uint8_t>text[p] - 48) & 0x20) == 0
-        counts = u32_array(total)
+            total += lengths[i]
+            if lengths[i] > longest:
+                longest = lengths[i]
+        # Every value takes a character at least: the lengths bound the runs.
+        buf = <u32*>malloc((total + 1) * sizeof(u32))
+        deltas = <i64*>malloc((longest + 1) * sizeof(i64))
+        if buf == NULL or deltas == NULL:
+            raise MemoryError()
         offsets = i64_array(n + 1)
         area = i64_array(n)
-        out = <u32*>cnp.PyArray_DATA(counts)
         offs = <i64*>cnp.PyArray_DATA(offsets)
         areas = <i64*>cnp.PyArray_DATA(area)
         m = 0
@@ -272,60 +364,66 @@ def decode_strings(list strings, i64 hw):
         for i in range(n):
             text = texts[i]
             length = lengths[i]
-            p = 0
-            base = m
+            k = 0
+            x = 0
+            shift = 0
+            bad = 0
             total_sum = 0
             fg = 0
-            while p < length:
-                x = 0
-                k = 0
-                more = 1
-                start = p
-                while more:
-                    if p >= length:
-                        return None, None, None, (TRUNCATED, i, p, 0)
+            with nogil:
+                for p in range(length):
                     c = <int>(<uint8_t>text[p]) - 48
-                    if c < 0 or c > 63:
-                        return None, None, None, (BAD_CHAR, i, p, <int>(<uint8_t>text[p]))
-                    if k >= 12:
-                        return None, None, None, (TOO_LONG, i, start, 0)
-                    x |= (<i64>(c & 0x1f)) << (5 * k)
-                    more = c & 0x20
-                    p += 1
-                    k += 1
-                    if not more and (c & 0x10):
-                        x |= (<i64>-1) << (5 * k)
-                if m - base > 2:
-                    x += out[m - 2]
-                if x < 0 or x > UINT32_MAX_:
-                    return None, None, None, (BAD_RUN, i, m - base, x)
-                out[m] = <u32>x
-                total_sum += x
-                if (m - base) & 1:
-                    fg += x
-                m += 1
-            if total_sum != hw:
-                return None, None, None, (BAD_SUM, i, 0, total_sum)
+                    bad |= <uint64_t>(<unsigned int>c > 63)
+                    x |= (<i64>(c & 0x1f)) << shift
+                    shift += 5
+                    term = ((c >> 5) & 1) ^ 1
+                    bad |= <uint64_t>((shift >= 60) & (term ^ 1))
+                    neg = (c >> 4) & term
+                    deltas[k] = x | ((-neg) << (shift & 63))
+                    k += term
+                    x &= term - 1
+                    shift &= term - 1
+                for j in range(k):
+                    val = deltas[j] + (<i64>buf[m + j - 2] if j > 2 else 0)
+                    bad |= <uint64_t>((val < 0) | (val > UINT32_MAX_))
+                    buf[m + j] = <u32>val
+                    total_sum += val
+                    fg += val & (-(j & 1))
+            if bad or shift or total_sum != hw:
+                return None, None, None, string_problem(text, length, i)
+            m += k
             offs[i + 1] = m
             areas[i] = fg
+        # Give back what the bound reserved, and hand the buffer to the array.
+        counts = owned_u32(<u32*>shrink(buf, max(m, 1) * sizeof(u32)), m)
+        buf = NULL
         return counts, offsets, area, None
     finally:
+        free(buf)
+        free(deltas)
         free(texts)
         free(lengths)
 
 
 def encode_strings(const u32[::1] counts, const i64[::1] offsets):
-    """Runs -> pycocotools' compressed counts strings, one ``str`` per mask."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j, a, b, p, longest = 0
-    cdef i64 x
-    cdef int c, more
+    """Runs -> pycocotools' compressed counts strings, one ``str`` per mask.
+
+    Each value (a run, less the one two before it) takes the fewest 5-bit
+    groups that hold it in two's complement, as pycocotools' loop ends; the
+    count comes from the value's bit length. The first two groups, all most
+    values need, are written without a loop.
+    """
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j, a, b, p, longest = 0, g, ngroups
+    cdef i64 x, y
+    cdef int c
     cdef list out = [None] * n
     cdef char* buf
+    cdef object text
     for i in range(n):
         if offsets[i + 1] - offsets[i] > longest:
             longest = offsets[i + 1] - offsets[i]
     # A delta of two uint32 counts needs at most 7 groups of 5 bits.
-    buf = <char*>malloc(7 * longest + 1)
+    buf = <char*>malloc(7 * longest + 8)
     if buf == NULL:
         raise MemoryError()
     try:
@@ -333,20 +431,25 @@ def encode_strings(const u32[::1] counts, const i64[::1] offsets):
             a = offsets[i]
             b = offsets[i + 1]
             p = 0
-            for j in range(a, b):
-                x = counts[j]
-                if j - a > 2:
-                    x -= counts[j - 2]
-                more = 1
-                while more:
-                    c = <int>(x & 0x1f)
-                    x >>= 5
-                    more = (x != -1) if (c & 0x10) else (x != 0)
-                    if more:
-                        c |= 0x20
-                    buf[p] = <char>(c + 48)
-                    p += 1
-            out[i] = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, buf, p)
+            with nogil:
+                for j in range(a, b):
+                    x = counts[j]
+                    if j - a > 2:
+                        x -= counts[j - 2]
+                    y = x ^ (x >> 63)  # the bits of its magnitude, for either sign
+                    # its bit length and a sign bit, in groups of 5 (at least one)
+                    ngroups = (64 - segmask_clz64(<uint64_t>(y | 1)) + 5) // 5
+                    buf[p] = <char>(((x & 0x1f) | (0x20 if ngroups > 1 else 0)) + 48)
+                    buf[p + 1] = <char>((((x >> 5) & 0x1f) | (0x20 if ngroups > 2 else 0)) + 48)
+                    for g in range(2, ngroups):
+                        c = <int>((x >> (5 * g)) & 0x1f)
+                        if g + 1 < ngroups:
+                            c |= 0x20
+                        buf[p + g] = <char>(c + 48)
+                    p += ngroups
+            text = PyUnicode_New(p, 127)
+            memcpy(PyUnicode_DATA(text), buf, p)
+            out[i] = text
     finally:
         free(buf)
     return out
@@ -354,19 +457,81 @@ def encode_strings(const u32[::1] counts, const i64[::1] offsets):
 
 # --- run statistics --------------------------------------------------------------------------
 
-
-def runs_stats(const u32[::1] counts, const i64[::1] offsets, i64 h):
-    """Area ``(N,)`` and tight boxes ``(N, 4)`` ``[x, y, w, h]`` (zeros when empty), int64."""
+def runs_area(const u32[::1] counts, const i64[::1] offsets):
+    """(N,) int64: pixels of each mask (its odd runs)."""
     cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
     cdef object area_arr = i64_array(n)
+    cdef i64* area = <i64*>cnp.PyArray_DATA(area_arr)
+    cdef i64 fg
+    with nogil:
+        for i in range(n):
+            fg = 0
+            for j in range(offsets[i] + 1, offsets[i + 1], 2):
+                fg += counts[j]
+            area[i] = fg
+    return area_arr
+
+
+def rle_texts(list rles):
+    """The common case of RLE dicts: ``(h, w, counts, all_str)`` when every one is a dict with the same
+    ``size`` (two ints) and ``str``/``bytes`` counts; None for anything else (the caller then checks
+    each one and names the problem)."""
+    cdef Py_ssize_t n = len(rles), i
+    cdef object rle, size, first, counts
+    cdef list texts = [None] * n
+    cdef bint all_str = True
+    if n == 0:
+        return None
+    first = None
+    for i in range(n):
+        rle = rles[i]
+        if not PyDict_CheckExact(rle):
+            return None
+        size = (<dict>rle).get("size")
+        counts = (<dict>rle).get("counts")
+        if first is None:
+            if not (PyList_CheckExact(size) and len(size) == 2 and PyLong_CheckExact(size[0])
+                    and PyLong_CheckExact(size[1])):
+                return None
+            first = size
+        elif size is not first and not (PyList_CheckExact(size) and len(size) == 2 and PyLong_CheckExact(size[0])
+                                       and PyLong_CheckExact(size[1]) and size[0] == first[0]
+                                       and size[1] == first[1]):
+            return None
+        if PyUnicode_CheckExact(counts):
+            texts[i] = counts
+        elif PyBytes_CheckExact(counts):
+            texts[i] = counts
+            all_str = False
+        else:
+            return None
+    return first[0], first[1], texts, all_str
+
+
+cdef inline void column_of(i64 pos, i64 h, i64* col, i64* col_start) noexcept nogil:
+    """Move (col, col_start) forward to the column holding ``pos``: a division only for long jumps."""
+    if pos >= col_start[0] + h:
+        if pos < col_start[0] + 2 * h:
+            col[0] += 1
+            col_start[0] += h
+        else:
+            col[0] = pos // h
+            col_start[0] = col[0] * h
+
+
+def runs_boxes(const u32[::1] counts, const i64[::1] offsets, i64 h):
+    """Tight boxes ``(N, 4)`` int64 ``[x, y, w, h]`` of each mask's pixels (zeros when empty), as pycocotools' toBbox."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
     cdef object boxes_arr = np.zeros((n, 4), np.int64)
-    cdef i64[::1] area = area_arr
     cdef i64[:, ::1] boxes = boxes_arr
-    cdef i64 pos, c, xs, xe, ys, ye, x0, x1, y0, y1, total
+    cdef i64 pos, c, xs, ys, xe, ye, x0, x1, y0, y1, col, col_start
+    cdef bint any_fg
     with nogil:
         for i in range(n):
             pos = 0
-            total = 0
+            col = 0
+            col_start = 0
+            any_fg = False
             x0 = INT64_MAX
             y0 = INT64_MAX
             x1 = -1
@@ -374,15 +539,16 @@ def runs_stats(const u32[::1] counts, const i64[::1] offsets, i64 h):
             for j in range(offsets[i], offsets[i + 1]):
                 c = counts[j]
                 if (j - offsets[i]) & 1 and c > 0:
-                    total += c
-                    xs = pos // h
-                    ys = pos - xs * h
-                    xe = (pos + c - 1) // h
-                    ye = pos + c - 1 - xe * h
+                    any_fg = True
+                    column_of(pos, h, &col, &col_start)
+                    xs = col
+                    ys = pos - col_start
+                    column_of(pos + c - 1, h, &col, &col_start)
+                    xe = col
+                    ye = pos + c - 1 - col_start
                     if xs < x0:
                         x0 = xs
-                    if xe > x1:
-                        x1 = xe
+                    x1 = xe  # runs come in order: the last one ends furthest right
                     if xe > xs:  # the run crosses into the next column: all rows
                         y0 = 0
                         y1 = h - 1
@@ -392,13 +558,12 @@ def runs_stats(const u32[::1] counts, const i64[::1] offsets, i64 h):
                         if ye > y1:
                             y1 = ye
                 pos += c
-            area[i] = total
-            if total:
+            if any_fg:
                 boxes[i, 0] = x0
                 boxes[i, 1] = y0
                 boxes[i, 2] = x1 - x0 + 1
                 boxes[i, 3] = y1 - y0 + 1
-    return area_arr, boxes_arr
+    return boxes_arr
 
 
 # --- crops and dense arrays ------------------------------------------------------------------
@@ -409,13 +574,16 @@ cdef extern from *:
     #if defined(_MSC_VER)
     #include <intrin.h>
     static inline int segmask_ctz64(uint64_t x) { unsigned long i; _BitScanForward64(&i, x); return (int)i; }
+    static inline int segmask_clz64(uint64_t x) { unsigned long i; _BitScanReverse64(&i, x); return 63 - (int)i; }
     static inline int segmask_popcount64(uint64_t x) { return (int)__popcnt64(x); }
     #else
     static inline int segmask_ctz64(uint64_t x) { return __builtin_ctzll(x); }
+    static inline int segmask_clz64(uint64_t x) { return __builtin_clzll(x); }
     static inline int segmask_popcount64(uint64_t x) { return __builtin_popcountll(x); }
     #endif
     """
     int segmask_ctz64(uint64_t x) nogil
+    int segmask_clz64(uint64_t x) nogil
     int segmask_popcount64(uint64_t x) nogil
 
 
@@ -528,32 +696,6 @@ def dense_to_runs(const uint8_t[:, :, :] masks):
     return runs_result(&r)
 
 
-def crops_to_runs(const uint8_t[::1] data, const i64[::1] crop_offsets, const i64[:, ::1] boxes, i64 h, i64 w):
-    """Row-major crops (each ``boxes[i]`` = x, y, w, h in the image) -> runs over the whole image."""
-    cdef Py_ssize_t n = boxes.shape[0], i
-    cdef RunsOut r
-    cdef I64Buf t
-    cdef int failed = 0
-    memset(&r, 0, sizeof(r))
-    memset(&t, 0, sizeof(t))
-    with nogil:
-        for i in range(n):
-            t.n = 0
-            if boxes[i, 2] > 0 and boxes[i, 3] > 0:
-                if rowmajor_positions(&data[crop_offsets[i]], boxes[i, 2], boxes[i, 3], boxes[i, 2],
-                                      boxes[i, 0], boxes[i, 1], h, &t) < 0:
-                    failed = 1
-                    break
-            if push_toggles(&r, t.data, t.n, h * w) < 0:
-                failed = 1
-                break
-    free(t.data)
-    if failed:
-        runs_free(&r)
-        raise MemoryError()
-    return runs_result(&r)
-
-
 def runs_to_crop(const u32[::1] counts, i64 start, i64 stop, i64 h, i64 bx, i64 by, uint8_t[:, ::1] out):
     """Write one mask's runs into ``out``, a zeroed row-major window of the image whose corner is (bx, by).
 
@@ -614,44 +756,57 @@ XOR = 3
 
 
 cdef int merge2(const u32* A, Py_ssize_t na, const u32* B, Py_ssize_t nb, int op, RunsOut* r) noexcept nogil:
-    """One sweep over two masks' runs: the runs of ``A op B``."""
-    cdef Py_ssize_t ia = 1, ib = 1
-    cdef i64 ra = A[0], rb = B[0], c, run = 0
-    cdef int va = 0, vb = 0, v, cur = 0
+    """One sweep over two masks' runs: the runs of ``A op B``, as pycocotools would write them.
+
+    Consumes the shorter of the two current runs at each step; the output
+    changes where ``op`` of the two values does. A run of length 0 in an input
+    (never written by pycocotools, but allowed) would make a boundary and
+    undo it at the same place: the undo takes the boundary back, so the
+    output has no empty runs but a leading one.
+    """
+    cdef Py_ssize_t ia = 1, ib = 1, k = 0
+    cdef i64 ca = A[0], cb = B[0], c, cc = 0, fg = 0
+    cdef int va = 0, vb = 0, v, vp = 0
+    # The operation's truth table, indexed by (a << 1) | b: union, intersection, a & ~b, xor.
+    cdef int table = 14 if op == 0 else 8 if op == 1 else 4 if op == 2 else 6
+    cdef u32* out
     if runs_reserve(r, na + nb + 1) < 0:
         return -1
+    out = r.counts + r.n
     while True:
-        while ra == 0 and ia < na:
-            ra = A[ia]
+        c = ca if ca < cb else cb
+        cc += c
+        ca -= c
+        if ca == 0 and ia < na:
+            ca = A[ia]
             ia += 1
             va ^= 1
-        while rb == 0 and ib < nb:
-            rb = B[ib]
+        cb -= c
+        if cb == 0 and ib < nb:
+            cb = B[ib]
             ib += 1
             vb ^= 1
-        if ra == 0 or rb == 0:  # both sum to h * w: they end together
+        if ca == 0 and cb == 0:  # both sum to h * w: they end together
             break
-        c = ra if ra < rb else rb
-        if op == 0:
-            v = va | vb
-        elif op == 1:
-            v = va & vb
-        elif op == 2:
-            v = va & (vb ^ 1)
-        else:
-            v = va ^ vb
-        if v == cur:
-            run += c
-        else:
-            r.counts[r.n] = <u32>run
-            r.n += 1
-            run = c
-            cur = v
-        ra -= c
-        rb -= c
-    r.counts[r.n] = <u32>run
-    r.n += 1
-    return runs_end_mask(r)
+        v = (table >> ((va << 1) | vb)) & 1
+        if v != vp:
+            if cc == 0 and k > 0:  # no pixel since the last boundary: take it back
+                k -= 1
+                cc = out[k]
+                if v:
+                    fg -= cc
+            else:
+                out[k] = <u32>cc
+                k += 1
+                if vp:
+                    fg += cc
+                cc = 0
+            vp = v
+    out[k] = <u32>cc
+    if vp:
+        fg += cc
+    r.n += k + 1
+    return runs_end_mask_area(r, fg)
 
 
 def pair_op(const u32[::1] ca, const i64[::1] oa, const u32[::1] cb, const i64[::1] ob, int op):
@@ -660,6 +815,9 @@ def pair_op(const u32[::1] ca, const i64[::1] oa, const u32[::1] cb, const i64[:
     cdef RunsOut r
     cdef int failed = 0
     memset(&r, 0, sizeof(r))
+    # The most runs two masks can make: reserved once, given back at the end.
+    if runs_reserve(&r, ca.shape[0] + cb.shape[0] + n) < 0:
+        raise MemoryError()
     with nogil:
         for i in range(n):
             if merge2(&ca[oa[i]], oa[i + 1] - oa[i], &cb[ob[i]], ob[i + 1] - ob[i], op, &r) < 0:
@@ -671,83 +829,99 @@ def pair_op(const u32[::1] ca, const i64[::1] oa, const u32[::1] cb, const i64[:
     return runs_result(&r)
 
 
-cdef struct Span:
-    i64 s
-    i64 e
-
-
-cdef int cmp_span(const void* a, const void* b) noexcept nogil:
-    cdef i64 x = (<Span*>a).s
-    cdef i64 y = (<Span*>b).s
-    return (x > y) - (x < y)
-
-
 def group_union(const u32[::1] counts, const i64[::1] offsets, const i64[::1] members,
                 const i64[::1] group_offsets, i64 hw):
     """The union of each group's masks (group g: ``members[group_offsets[g]:group_offsets[g + 1]]``).
 
-    The foreground runs of a group's members, sorted by start and joined
-    where they touch or overlap: one sort per group, whatever its size.
+    Pairwise unions in a balanced tree, one sweep per pair: O(runs x log(group size)).
     """
-    cdef Py_ssize_t g, ng = group_offsets.shape[0] - 1, k, j, total, m
-    cdef Span* spans = NULL
-    cdef Py_ssize_t cap = 0
-    cdef Span* p
-    cdef i64 pos, c, cur_s, cur_e, prev
-    cdef RunsOut r
+    cdef Py_ssize_t g, ng = group_offsets.shape[0] - 1, k, j, size, i, level_n
+    cdef RunsOut r, a, b
+    cdef RunsOut* cur
+    cdef RunsOut* nxt
+    cdef RunsOut* tmp
     cdef int failed = 0
     memset(&r, 0, sizeof(r))
+    memset(&a, 0, sizeof(a))
+    memset(&b, 0, sizeof(b))
     with nogil:
         for g in range(ng):
-            total = 0
-            for k in range(group_offsets[g], group_offsets[g + 1]):
-                total += (offsets[members[k] + 1] - offsets[members[k]]) // 2
-            if total > cap:
-                p = <Span*>realloc(spans, total * sizeof(Span))
-                if p == NULL:
+            size = group_offsets[g + 1] - group_offsets[g]
+            if size == 0:
+                if runs_reserve(&r, 1) < 0:
                     failed = 1
                     break
-                spans = p
-                cap = total
-            m = 0
-            for k in range(group_offsets[g], group_offsets[g + 1]):
-                pos = 0
-                for j in range(offsets[members[k]], offsets[members[k] + 1]):
-                    c = counts[j]
-                    if (j - offsets[members[k]]) & 1 and c > 0:
-                        spans[m].s = pos
-                        spans[m].e = pos + c
-                        m += 1
-                    pos += c
-            qsort(spans, m, sizeof(Span), cmp_span)
-            if runs_reserve(&r, 2 * m + 1) < 0:
-                failed = 1
-                break
-            prev = 0
-            k = 0
-            while k < m:
-                cur_s = spans[k].s
-                cur_e = spans[k].e
-                k += 1
-                while k < m and spans[k].s <= cur_e:
-                    if spans[k].e > cur_e:
-                        cur_e = spans[k].e
-                    k += 1
-                r.counts[r.n] = <u32>(cur_s - prev)
-                r.counts[r.n + 1] = <u32>(cur_e - cur_s)
-                r.n += 2
-                prev = cur_e
-            if prev < hw:  # no empty run at the end, as pycocotools writes them
-                r.counts[r.n] = <u32>(hw - prev)
+                r.counts[r.n] = <u32>hw
                 r.n += 1
-            if runs_end_mask(&r) < 0:
+                if runs_end_mask_area(&r, 0) < 0:
+                    failed = 1
+                    break
+                continue
+            if size == 1:
+                k = members[group_offsets[g]]
+                if copy_mask(&r, &counts[offsets[k]], offsets[k + 1] - offsets[k]) < 0:
+                    failed = 1
+                    break
+                continue
+            # First level: pairs of members into a; then pairs of a's masks into b, and so on.
+            a.n = 0
+            a.m = 0
+            for i in range(0, size - 1, 2):
+                k = members[group_offsets[g] + i]
+                j = members[group_offsets[g] + i + 1]
+                if merge2(&counts[offsets[k]], offsets[k + 1] - offsets[k], &counts[offsets[j]],
+                          offsets[j + 1] - offsets[j], 0, &a) < 0:
+                    failed = 1
+                    break
+            if failed:
+                break
+            if size % 2:
+                k = members[group_offsets[g] + size - 1]
+                if copy_mask(&a, &counts[offsets[k]], offsets[k + 1] - offsets[k]) < 0:
+                    failed = 1
+                    break
+            cur = &a
+            nxt = &b
+            while cur.m > 1:
+                nxt.n = 0
+                nxt.m = 0
+                level_n = cur.m
+                for i in range(0, level_n - 1, 2):
+                    if merge2(&cur.counts[mask_start(cur, i)], cur.ends[i] - mask_start(cur, i),
+                              &cur.counts[cur.ends[i]], cur.ends[i + 1] - cur.ends[i], 0, nxt) < 0:
+                        failed = 1
+                        break
+                if failed:
+                    break
+                if level_n % 2:
+                    i = level_n - 1
+                    if copy_mask(nxt, &cur.counts[mask_start(cur, i)], cur.ends[i] - mask_start(cur, i)) < 0:
+                        failed = 1
+                        break
+                tmp = cur
+                cur = nxt
+                nxt = tmp
+            if failed or copy_mask(&r, cur.counts, cur.ends[0]) < 0:
                 failed = 1
                 break
-    free(spans)
+    runs_free(&a)
+    runs_free(&b)
     if failed:
         runs_free(&r)
         raise MemoryError()
     return runs_result(&r)
+
+
+cdef inline Py_ssize_t mask_start(RunsOut* r, Py_ssize_t i) noexcept nogil:
+    return r.ends[i - 1] if i > 0 else 0
+
+
+cdef int copy_mask(RunsOut* r, const u32* c, Py_ssize_t n) noexcept nogil:
+    if runs_reserve(r, n) < 0:
+        return -1
+    memcpy(&r.counts[r.n], c, n * sizeof(u32))
+    r.n += n
+    return runs_end_mask(r)
 
 
 # --- overlap: IoU and NMS --------------------------------------------------------------------

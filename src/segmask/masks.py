@@ -130,7 +130,7 @@ class Masks:
         self._counts = _readonly(counts)
         self._offsets = _readonly(offsets)
         if area is None:
-            area, boxes = _kernel.runs_stats(counts, offsets, size[0])
+            area = _kernel.runs_area(counts, offsets)
         self._area = _readonly(area)
         self._boxes = _readonly(boxes) if boxes is not None else None
         self._strings = strings
@@ -206,8 +206,7 @@ class Masks:
         columns_contiguous = a.strides[1] == 1 and a.strides[2] == a.shape[1]
         if not (rows_contiguous or columns_contiguous):
             a = np.ascontiguousarray(a)
-        counts, offsets = _kernel.dense_to_runs(a.view(np.uint8))
-        return cls._of(size, counts, offsets)
+        return cls._of(size, *_kernel.dense_to_runs(a.view(np.uint8)))
 
     @classmethod
     def from_labels(cls, labels: ArrayLike) -> tuple[Masks, NDArray[np.int64]]:
@@ -248,8 +247,7 @@ class Masks:
         toggles = np.stack([starts[fg][order], ends[fg][order]], axis=1).ravel()
         offsets = np.zeros(len(ids) + 1, np.int64)
         np.cumsum(2 * np.bincount(owner, minlength=len(ids)), out=offsets[1:])
-        counts, run_offsets = _kernel.toggles_to_runs(toggles.astype(np.int64), offsets, h * w)
-        return cls._of((h, w), counts, run_offsets), ids.astype(np.int64)
+        return cls._of((h, w), *_kernel.toggles_to_runs(toggles.astype(np.int64), offsets, h * w)), ids.astype(np.int64)
 
     @classmethod
     def from_rle(cls, rles: Sequence[RLE], image_size: tuple[int, int] | None = None) -> Masks:
@@ -297,7 +295,7 @@ class Masks:
         if boxes is None:
             with self._lock:
                 if self._boxes is None:
-                    self._boxes = _readonly(_kernel.runs_stats(self._counts, self._offsets, self._size[0])[1])
+                    self._boxes = _readonly(_kernel.runs_boxes(self._counts, self._offsets, self._size[0]))
                 boxes = self._boxes
         return boxes
 
@@ -415,8 +413,7 @@ class Masks:
                 f"{name} pairs masks one to one: got {len(self)} masks of {self.image_size} "
                 f"and {len(other)} of {other.image_size}"
             )
-        counts, offsets = _kernel.pair_op(self._counts, self._offsets, other._counts, other._offsets, op)
-        return Masks._of(self._size, counts, offsets)
+        return Masks._of(self._size, *_kernel.pair_op(self._counts, self._offsets, other._counts, other._offsets, op))
 
     def merge(self, groups: ArrayLike | None = None) -> Masks:
         """Union of masks: of all of them (one mask), or one mask per group.
@@ -450,8 +447,7 @@ class Masks:
             group_offsets = np.zeros(int(inverse.max()) + 2 if n else 1, np.int64)
             np.cumsum(np.bincount(inverse, minlength=len(group_offsets) - 1), out=group_offsets[1:])
         h, w = self._size
-        counts, offsets = _kernel.group_union(self._counts, self._offsets, members, group_offsets, h * w)
-        return Masks._of(self._size, counts, offsets)
+        return Masks._of(self._size, *_kernel.group_union(self._counts, self._offsets, members, group_offsets, h * w))
 
     @staticmethod
     def concatenate(parts: Sequence[Masks]) -> Masks:
@@ -476,12 +472,17 @@ class Masks:
         return Masks._of(size, counts, offsets, area, boxes, strings)
 
 
-def from_kernel(size: tuple[int, int], counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> Masks:
+def from_kernel(
+    size: tuple[int, int],
+    counts: NDArray[np.uint32],
+    offsets: NDArray[np.int64],
+    area: NDArray[np.int64] | None = None,
+) -> Masks:
     """Masks from runs that segmask's kernel made (valid by construction: no checks).
 
     For runs from anywhere else use :meth:`Masks.from_runs`, which checks them.
     """
-    return Masks._of(size, counts, offsets)
+    return Masks._of(size, counts, offsets, area)
 
 
 def _is_index_lists(groups: Any) -> bool:

@@ -113,12 +113,10 @@ def rings_to_masks(
     """Checked rings (flat coordinates with offsets) to masks; a hole ring gives its strict inside."""
     h, w = size
     if rule == "coco":
-        counts, run_offsets = _kernel.coco_polygons(np.ascontiguousarray(coords), offsets, h, w)
-    else:
-        points = np.floor(coords + 0.5).astype(np.int64)
-        flags = holes.astype(np.uint8) if holes is not None else np.zeros(0, np.uint8)
-        counts, run_offsets = _kernel.contour_polygons(points, offsets, h, w, flags)
-    return from_kernel(size, counts, run_offsets)
+        return from_kernel(size, *_kernel.coco_polygons(np.ascontiguousarray(coords), offsets, h, w))
+    points = np.floor(coords + 0.5).astype(np.int64)
+    flags = holes.astype(np.uint8) if holes is not None else np.zeros(0, np.uint8)
+    return from_kernel(size, *_kernel.contour_polygons(points, offsets, h, w, flags))
 
 
 def _rasterize_mixed(polygons: Sequence[Any], size: tuple[int, int], rule: str) -> Masks:

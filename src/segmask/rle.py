@@ -40,7 +40,10 @@ def encode_strings(counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> li
 
 
 def decode_strings(
-    strings: Sequence[str | bytes], size: tuple[int, int], labels: Sequence[str] | None = None
+    strings: Sequence[str | bytes],
+    size: tuple[int, int],
+    labels: Sequence[str] | None = None,
+    name: str = "rles",
 ) -> tuple[NDArray[np.uint32], NDArray[np.int64], NDArray[np.int64]]:
     """Compressed counts strings -> ``(counts, offsets, area)``, every character checked.
 
@@ -50,7 +53,9 @@ def decode_strings(
     size : (height, width)
         The runs of each string must sum to ``height * width``.
     labels : sequence of str, optional
-        A name per string for messages (default ``rles[i]``).
+        A name per string for messages (default ``{name}[i]``).
+    name : str
+        What the strings are called in messages.
 
     Raises
     ------
@@ -59,10 +64,10 @@ def decode_strings(
         that is not a valid uint32, or runs that do not sum to ``h * w``.
     """
     h, w = size
-    counts, offsets, area, error = _kernel.decode_strings(list(strings), h * w)
+    counts, offsets, area, error = _kernel.decode_strings(strings if isinstance(strings, list) else list(strings), h * w)
     if error is not None:
         code, i, position, value = error
-        where = labels[i] if labels is not None else f"rles[{i}]"
+        where = labels[i] if labels is not None else f"{name}[{i}]"
         raise RLEError(f"{where}: {_decode_problem(code, position, value, h, w)}")
     return counts, offsets, area
 
@@ -107,6 +112,13 @@ def parse_rles(
     """
     if isinstance(rles, dict) or not isinstance(rles, Sequence) or isinstance(rles, str | bytes):
         raise RLEError(f"{name} must be a list of RLE dicts; for one RLE pass [rle]")
+    common = _kernel.rle_texts(rles) if isinstance(rles, list) else None
+    if common is not None:  # the usual case: one size, compressed counts; checked in one call
+        h, w, texts, all_str = common
+        size = _rle_size([h, w], f"{name}[0]")
+        counts, offsets, area = decode_strings(texts, size, name=name)
+        strings = texts if all_str else [t if isinstance(t, str) else t.decode("ascii") for t in texts]
+        return size, counts, offsets, area, strings
     size: tuple[int, int] | None = None
     texts: list[str | bytes] = []
     text_idx: list[int] = []
@@ -135,8 +147,8 @@ def parse_rles(
     if size is None:
         return None, np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.int64), []
     h, w = size
-    if not lists:  # the usual case: every RLE compressed, decoded in one call
-        counts, offsets, area = decode_strings(texts, size, [f"{name}[{i}]" for i in range(n)])
+    if not lists:
+        counts, offsets, area = decode_strings(texts, size, name=name)
         strings = [t if isinstance(t, str) else t.decode("ascii") for t in texts]
         return size, counts, offsets, area, strings
     parts: list[NDArray[np.int64]] = [np.zeros(0, np.int64)] * n
