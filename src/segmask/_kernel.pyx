@@ -29,7 +29,7 @@ from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.exc cimport PyErr_Clear, PyErr_Occurred
-from libc.math cimport INFINITY, ceil, fabs, isfinite
+from libc.math cimport ceil, fabs, floor, isfinite
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, INT64_MAX
 from libc.stdlib cimport free, malloc, realloc, qsort, calloc
 from libc.string cimport memcpy, memmove, memset
@@ -1416,7 +1416,12 @@ cdef inline void paint(uint8_t* row, i64 x0, i64 xa, i64 xb, uint8_t value) noex
     memset(row + (xa - x0), value, xb - xa + 1)
 
 
-cdef int contour_polygon(const i64[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64 H, i64 W, bint hole,
+cdef inline i64 half_up(double v) noexcept nogil:
+    """The contour rule's rounding of a vertex: ``floor(v + 0.5)``."""
+    return <i64>floor(v + 0.5)
+
+
+cdef int contour_polygon(const double[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64 H, i64 W, bint hole,
                          Work* wk, RunsOut* r) noexcept nogil:
     """One polygon's runs: its fill and its 8-connected outline (or, for a hole, the fill less the outline).
 
@@ -1451,10 +1456,10 @@ cdef int contour_polygon(const i64[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64 H,
     # Edges: the outline's pixels, and each edge's start and slope (CollectPolyEdges).
     for i in range(k):
         j = i - 1 if i > 0 else k - 1
-        x0 = v[a + j, 0]
-        y0 = v[a + j, 1]
-        x1 = v[a + i, 0]
-        y1 = v[a + i, 1]
+        x0 = half_up(v[a + j, 0])
+        y0 = half_up(v[a + j, 1])
+        x1 = half_up(v[a + i, 0])
+        y1 = half_up(v[a + i, 1])
         bx0 = min(bx0, x1)
         bx1 = max(bx1, x1)
         if line_segments(x0, y0, x1, y1, W, H, &wk.segs) < 0:
@@ -1612,8 +1617,10 @@ cdef int contour_polygon(const i64[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64 H,
     return push_toggles(r, wk.pos.data, wk.pos.n, H * W)
 
 
-def contour_polygons(const i64[:, ::1] points, const i64[::1] offsets, i64 h, i64 w, const uint8_t[::1] holes):
-    """Integer polygons (K >= 1 points each) -> runs of ``cv2.fillPoly`` on an (h, w) image.
+def contour_polygons(const double[:, ::1] points, const i64[::1] offsets, i64 h, i64 w, const uint8_t[::1] holes):
+    """Polygons (K >= 1 points each, |coordinates| <= 2**28) -> runs of ``cv2.fillPoly`` on an (h, w) image.
+
+    Vertices are rounded half up (``floor(v + 0.5)``) to the pixel grid first.
 
     Where ``holes[i]`` is set, polygon i gives its fill less its outline
     (fillPoly, then polylines in 0): the strict inside of a hole's ring.
@@ -1945,3 +1952,105 @@ def toggles_to_runs(const i64[::1] positions, const i64[::1] offsets, i64 hw):
         runs_free(&r)
         raise MemoryError()
     return runs_result(&r)
+
+
+# --- polygons given as arrays or lists -----------------------------------------------------------
+
+cdef inline bint real_number(object o, double* out) noexcept:
+    """A plain float or int (never a bool), as a double; else False."""
+    if PyFloat_CheckExact(o):
+        out[0] = PyFloat_AS_DOUBLE(o)
+        return True
+    if PyLong_CheckExact(o):
+        out[0] = c_long_double(<PyObject*>o)
+        if out[0] == -1.0 and PyErr_Occurred():
+            PyErr_Clear()
+            return False
+        return True
+    return False
+
+
+def polygon_batch(list polygons, double max_coord):
+    """The common forms of polygons, all valid, as ``(coords (P, 2) float64, offsets)``; else None.
+
+    A polygon is a C-contiguous float64 (K, 2) array, a list of [x, y] pairs
+    or a flat [x0, y0, x1, y1, ...] list, with K >= 3 finite points within
+    ``max_coord``. Anything else (another form, a shapely geometry, a bad
+    value) gives None: the caller's slower path names the problem.
+    """
+    cdef Py_ssize_t n = len(polygons), i, j, k, total = 0, m = 0
+    cdef object p, q
+    cdef cnp.ndarray arr
+    cdef double vx, vy
+    cdef double* src
+    cdef double* out
+    cdef object coords, offsets
+    cdef i64* offs
+    cdef Py_ssize_t* counts = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef char* kinds = <char*>malloc(n + 1)  # 0 array, 1 pairs, 2 flat
+    if counts == NULL or kinds == NULL:
+        free(counts)
+        free(kinds)
+        raise MemoryError()
+    try:
+        for i in range(n):
+            p = polygons[i]
+            if type(p) is np.ndarray:
+                arr = <cnp.ndarray>p
+                if (cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(arr) != 2
+                        or cnp.PyArray_DIM(arr, 1) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(arr)):
+                    return None
+                k = cnp.PyArray_DIM(arr, 0)
+                kinds[i] = 0
+            elif PyList_CheckExact(p) or type(p) is tuple:
+                k = len(p)
+                if k and (PyList_CheckExact(p[0]) or type(p[0]) is tuple):
+                    kinds[i] = 1
+                else:
+                    if k % 2:
+                        return None
+                    k //= 2
+                    kinds[i] = 2
+            else:
+                return None
+            if k < 3:
+                return None
+            counts[i] = k
+            total += k
+        coords = np.empty((total, 2), np.float64)
+        offsets = i64_array(n + 1)
+        out = <double*>cnp.PyArray_DATA(coords)
+        offs = <i64*>cnp.PyArray_DATA(offsets)
+        offs[0] = 0
+        for i in range(n):
+            p = polygons[i]
+            k = counts[i]
+            if kinds[i] == 0:
+                src = <double*>cnp.PyArray_DATA(<cnp.ndarray>p)
+                for j in range(2 * k):
+                    vx = src[j]
+                    if not (isfinite(vx) and fabs(vx) <= max_coord):
+                        return None
+                    out[2 * m + j] = vx
+            elif kinds[i] == 1:
+                for j in range(k):
+                    q = p[j]
+                    if not ((PyList_CheckExact(q) or type(q) is tuple) and len(q) == 2):
+                        return None
+                    if not (real_number(q[0], &vx) and real_number(q[1], &vy)):
+                        return None
+                    if not (isfinite(vx) and isfinite(vy) and fabs(vx) <= max_coord and fabs(vy) <= max_coord):
+                        return None
+                    out[2 * (m + j)] = vx
+                    out[2 * (m + j) + 1] = vy
+            else:
+                for j in range(2 * k):
+                    if not real_number(p[j], &vx) or not (isfinite(vx) and fabs(vx) <= max_coord):
+                        return None
+                    out[2 * m + j] = vx
+            m += k
+            offs[i + 1] = m
+        return coords, offsets
+    finally:
+        free(counts)
+        free(kinds)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import limits
+from . import _kernel, limits
 from .errors import PolygonError
 
 
@@ -31,6 +31,10 @@ def as_polygon_batch(
     PolygonError
         Naming the polygon index (and point) and what is wrong.
     """
+    if type(polygons) is list:
+        fast = _kernel.polygon_batch(polygons, limits.MAX_COORD)  # the common forms, all valid
+        if fast is not None:
+            return fast
     if isinstance(polygons, np.ndarray):
         if polygons.ndim != 3 or polygons.shape[-1] != 2:
             raise PolygonError(

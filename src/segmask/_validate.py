@@ -26,6 +26,10 @@ def image_size(value: object, name: str = "image_size") -> tuple[int, int]:
     Both must be positive integers (numpy's too) with ``height * width``
     under :data:`segmask.limits.MAX_IMAGE_PIXELS`.
     """
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        h, w = value  # the usual form: two Python ints
+        if h >= 1 and w >= 1 and h * w <= limits.MAX_IMAGE_PIXELS:
+            return h, w
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if not isinstance(value, Sequence) or isinstance(value, str | bytes) or len(value) != 2:

@@ -30,7 +30,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from . import _kernel, _validate
+from . import _kernel, _validate, limits
 from ._polygons import as_polygon_batch, check_coordinates
 from .errors import PolygonError
 from .masks import Masks, from_kernel
@@ -97,6 +97,10 @@ def rasterize(
     """
     size = _validate.image_size(image_size)
     rule = _validate.choice("rule", rule, RULES)  # type: ignore[assignment]
+    if type(polygons) is list:
+        fast = _kernel.polygon_batch(polygons, limits.MAX_COORD)  # the common forms, all valid
+        if fast is not None:
+            return rings_to_masks(*fast, size, rule)
     if isinstance(polygons, Sequence) and any(isinstance(p, shapely.Geometry) for p in polygons):
         return _rasterize_mixed(polygons, size, rule)
     coords, offsets = as_polygon_batch(polygons)
@@ -112,11 +116,14 @@ def rings_to_masks(
 ) -> Masks:
     """Checked rings (flat coordinates with offsets) to masks; a hole ring gives its strict inside."""
     h, w = size
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
     if rule == "coco":
-        return from_kernel(size, *_kernel.coco_polygons(np.ascontiguousarray(coords), offsets, h, w))
-    points = np.floor(coords + 0.5).astype(np.int64)
-    flags = holes.astype(np.uint8) if holes is not None else np.zeros(0, np.uint8)
-    return from_kernel(size, *_kernel.contour_polygons(points, offsets, h, w, flags))
+        return from_kernel(size, *_kernel.coco_polygons(coords, offsets, h, w))
+    flags = holes.astype(np.uint8) if holes is not None else _NO_HOLES
+    return from_kernel(size, *_kernel.contour_polygons(coords, offsets, h, w, flags))
+
+
+_NO_HOLES = np.zeros(0, np.uint8)
 
 
 def _rasterize_mixed(polygons: Sequence[Any], size: tuple[int, int], rule: str) -> Masks:

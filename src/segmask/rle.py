@@ -64,7 +64,9 @@ def decode_strings(
         that is not a valid uint32, or runs that do not sum to ``h * w``.
     """
     h, w = size
-    counts, offsets, area, error = _kernel.decode_strings(strings if isinstance(strings, list) else list(strings), h * w)
+    counts, offsets, area, error = _kernel.decode_strings(
+        strings if isinstance(strings, list) else list(strings), h * w
+    )
     if error is not None:
         code, i, position, value = error
         where = labels[i] if labels is not None else f"{name}[{i}]"
