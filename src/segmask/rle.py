@@ -116,11 +116,7 @@ def parse_rles(
         raise RLEError(f"{name} must be a list of RLE dicts; for one RLE pass [rle]")
     common = _kernel.rle_texts(rles) if isinstance(rles, list) else None
     if common is not None:  # the usual case: one size, compressed counts; checked in one call
-        h, w, texts, all_str = common
-        size = _rle_size([h, w], f"{name}[0]")
-        counts, offsets, area = decode_strings(texts, size, name=name)
-        strings = texts if all_str else [t if isinstance(t, str) else t.decode("ascii") for t in texts]
-        return size, counts, offsets, area, strings
+        return _parse_common(common, name)
     size: tuple[int, int] | None = None
     texts: list[str | bytes] = []
     text_idx: list[int] = []
@@ -172,6 +168,16 @@ def parse_rles(
     counts = np.concatenate(parts).astype(np.uint32)
     area = np.array([int(p[1::2].sum()) for p in parts], dtype=np.int64)
     return size, counts, offsets, area, None
+
+
+def _parse_common(
+    common: tuple[int, int, list[Any], bool], name: str
+) -> tuple[tuple[int, int], NDArray[np.uint32], NDArray[np.int64], NDArray[np.int64], list[str]]:
+    h, w, texts, all_str = common
+    size = _rle_size([h, w], f"{name}[0]")
+    counts, offsets, area = decode_strings(texts, size, name=name)
+    strings = texts if all_str else [t if isinstance(t, str) else t.decode("ascii") for t in texts]
+    return size, counts, offsets, area, strings
 
 
 def _rle_size(size: object, where: str) -> tuple[int, int]:
