@@ -20,7 +20,7 @@ set operations; overlap (IoU, NMS); polygons under the coco rule
 ``fillPoly``); points of a parsed response.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_GetPointer, PyCapsule_New
 from cpython.dict cimport PyDict_Check, PyDict_CheckExact, PyDict_Next
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
@@ -32,7 +32,7 @@ from cpython.exc cimport PyErr_Clear, PyErr_Occurred
 from libc.math cimport ceil, fabs, floor, isfinite
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, INT64_MAX
 from libc.stdlib cimport free, malloc, realloc, qsort, calloc
-from libc.string cimport memcpy, memmove, memset
+from libc.string cimport memcmp, memcpy, memmove, memset
 
 import numpy as np
 
@@ -1775,6 +1775,7 @@ CLASS_NOT_STR = 15
 CLASS_ID_NOT_INT = 16
 DETECTION_ID_NOT_STR = 17
 POINTS_ERROR = 18  # (prediction, (points code, point, key), value)
+NOT_PLAIN = 19  # given points split out (split_points) that do not fit: parse the whole body instead
 
 # Fields a prediction is read into; what else it holds is kept as it came.
 DEF K_X = 0
@@ -1840,7 +1841,7 @@ cdef int field_code(PyObject* key) noexcept:
     return K_OTHER
 
 
-def parse_predictions(list preds, double max_coord):
+def parse_predictions(list preds, double max_coord, split=None):
     """The ``predictions`` list of a parsed response -> columns, checking every field.
 
     Returns ``(columns, error)``. ``columns`` is ``(box (N, 4), confidence,
@@ -1848,8 +1849,12 @@ def parse_predictions(list preds, double max_coord):
     coords (P, 2), offsets (N + 1), has_points (uint8), rles (list of
     (key, dict) or None), extras (list of dict or None))``; ``error`` is None
     or ``(code, prediction, key, value)`` for the first problem.
+
+    ``split`` is ``(coords, offsets)`` from :func:`split_points`: then each
+    ``points`` is ``0`` (the next polygon there) or null; anything else, or a
+    count that differs, gives the error ``NOT_PLAIN``.
     """
-    cdef Py_ssize_t n = len(preds), i, pos
+    cdef Py_ssize_t n = len(preds), i, pos, taken = 0
     cdef object p, value
     cdef PyObject* key
     cdef PyObject* item
@@ -1907,6 +1912,10 @@ def parse_predictions(list preds, double max_coord):
                     det[i] = value
             elif code == K_POINTS:
                 if value is not None:
+                    if split is not None:
+                        if not c_long_exact(item) or value != 0:
+                            return None, (NOT_PLAIN, i, "points", None)
+                        taken += 1
                     points[i] = value
                     has_points[i] = 1
             elif code == K_RLE or code == K_RLE_MASK:
@@ -1927,10 +1936,39 @@ def parse_predictions(list preds, double max_coord):
         if not 0.0 <= conf[i] <= 1.0:
             return None, (CONFIDENCE_RANGE, i, "confidence", preds[i]["confidence"])
         extras[i] = extra
+    if split is not None:
+        coords, offsets = split_offsets(split[0], split[1], has_arr, taken, max_coord)
+        if coords is None:
+            return None, (NOT_PLAIN, -1, "points", None)
+        return (box_arr, conf_arr, names, cid_arr, det, coords, offsets, has_arr, rles, extras), None
     coords, offsets, perr = points_array(points, max_coord)
     if perr is not None:
         return None, (POINTS_ERROR, perr[1], (perr[0], perr[2], perr[3]), None)
     return (box_arr, conf_arr, names, cid_arr, det, coords, offsets, has_arr, rles, extras), None
+
+
+def split_offsets(coords, const i64[::1] parts, const uint8_t[::1] has_points, Py_ssize_t taken,
+                  double max_coord):
+    """The polygons split out, placed at the predictions that have points -> (coords, offsets), or (None, None)."""
+    cdef Py_ssize_t n = has_points.shape[0], i, k = 0
+    cdef const double[:, ::1] xy = coords
+    cdef object offsets
+    cdef i64* offs
+    if taken != parts.shape[0] - 1:
+        return None, None
+    for i in range(xy.shape[0]):
+        if fabs(xy[i, 0]) > max_coord or fabs(xy[i, 1]) > max_coord:
+            return None, None  # the general path names the point
+    offsets = i64_array(n + 1)
+    offs = <i64*>cnp.PyArray_DATA(offsets)
+    offs[0] = 0
+    for i in range(n):
+        if has_points[i]:
+            offs[i + 1] = parts[k + 1]
+            k += 1
+        else:
+            offs[i + 1] = offs[i]
+    return coords, offsets
 
 
 def toggles_to_runs(const i64[::1] positions, const i64[::1] offsets, i64 hw):
@@ -2054,3 +2092,356 @@ def polygon_batch(list polygons, double max_coord):
     finally:
         free(counts)
         free(kinds)
+
+
+# --- a response's points, read straight from the JSON bytes ---------------------------------------
+#
+# A response is mostly its points: ``{"x": 281, "y": 180}`` a few thousand times.
+# Made into Python dicts by a JSON parser, then read back, they cost more
+# than everything else. Here the bytes are scanned once: each ``points``
+# array of a prediction is read straight into doubles, and the rest of the
+# document, with ``0`` in place of those arrays, goes to orjson. Only the
+# plainest form is taken (keys "x" and "y", numbers in strict JSON syntax);
+# anything else in a points array sends the whole body down the general path.
+
+cdef extern from "Python.h":
+    double PyOS_string_to_double(const char* s, char** endptr, PyObject* overflow_exception) except? -1.0
+
+DEF MAX_DEPTH = 512
+
+
+cdef struct Scan:
+    const char* s
+    Py_ssize_t n
+    Py_ssize_t p
+    int ok
+    # the points arrays found: their byte ranges, and their points
+    I64Buf ranges  # (start, end) pairs
+    I64Buf counts  # points per array
+    double* xy
+    Py_ssize_t xy_n
+    Py_ssize_t xy_cap
+
+
+cdef inline void ws(Scan* sc) noexcept nogil:
+    cdef char c
+    while sc.p < sc.n:
+        c = sc.s[sc.p]
+        if c == 32 or c == 10 or c == 13 or c == 9:
+            sc.p += 1
+        else:
+            return
+
+
+cdef inline bint expect(Scan* sc, char c) noexcept nogil:
+    ws(sc)
+    if sc.p < sc.n and sc.s[sc.p] == c:
+        sc.p += 1
+        return True
+    return False
+
+
+cdef bint skip_string(Scan* sc) noexcept nogil:
+    """Past a string (at its opening quote): escapes skip the next byte."""
+    cdef char c
+    sc.p += 1
+    while sc.p < sc.n:
+        c = sc.s[sc.p]
+        if c == 34:
+            sc.p += 1
+            return True
+        if c == 92:
+            sc.p += 2
+        else:
+            sc.p += 1
+    return False
+
+
+cdef bint raw_key(Scan* sc, const char* name, Py_ssize_t length) noexcept nogil:
+    """The string at p is exactly ``name`` with no escapes (not consumed)."""
+    return (sc.p + length + 1 < sc.n and sc.s[sc.p] == 34 and sc.s[sc.p + length + 1] == 34
+            and memcmp(sc.s + sc.p + 1, name, length) == 0)
+
+
+cdef bint skip_value(Scan* sc, int depth) noexcept nogil:
+    """Past any value; its syntax is left to orjson, only its end matters here."""
+    cdef char c
+    if depth > MAX_DEPTH:
+        return False
+    ws(sc)
+    if sc.p >= sc.n:
+        return False
+    c = sc.s[sc.p]
+    if c == 34:
+        return skip_string(sc)
+    if c == 123 or c == 91:  # { or [
+        sc.p += 1
+        if expect(sc, 125 if c == 123 else 93):
+            return True
+        while True:
+            if c == 123:
+                ws(sc)
+                if sc.p >= sc.n or sc.s[sc.p] != 34 or not skip_string(sc) or not expect(sc, 58):
+                    return False
+            if not skip_value(sc, depth + 1):
+                return False
+            if expect(sc, 44):
+                continue
+            return expect(sc, 125 if c == 123 else 93)
+    # a number or a literal
+    while sc.p < sc.n:
+        c = sc.s[sc.p]
+        if (48 <= c <= 57) or (97 <= c <= 122) or (65 <= c <= 90) or c == 43 or c == 45 or c == 46:
+            sc.p += 1
+        else:
+            break
+    return True
+
+
+cdef bint json_number(Scan* sc, double* out) noexcept nogil:
+    """A number in strict JSON syntax; integers of up to 18 digits exactly, others as Python's float()."""
+    cdef Py_ssize_t start = sc.p, digits = 0
+    cdef i64 v = 0
+    cdef bint neg = False, plain = True
+    cdef char buf[64]
+    cdef char* end
+    if sc.p < sc.n and sc.s[sc.p] == 45:
+        neg = True
+        sc.p += 1
+    if sc.p >= sc.n or not (48 <= sc.s[sc.p] <= 57):
+        return False
+    if sc.s[sc.p] == 48:
+        sc.p += 1
+        digits = 1
+    else:
+        while sc.p < sc.n and 48 <= sc.s[sc.p] <= 57:
+            if digits < 18:
+                v = v * 10 + (sc.s[sc.p] - 48)
+            digits += 1
+            sc.p += 1
+    if sc.p < sc.n and sc.s[sc.p] == 46:  # a fraction
+        plain = False
+        sc.p += 1
+        if sc.p >= sc.n or not (48 <= sc.s[sc.p] <= 57):
+            return False
+        while sc.p < sc.n and 48 <= sc.s[sc.p] <= 57:
+            sc.p += 1
+    if sc.p < sc.n and (sc.s[sc.p] == 101 or sc.s[sc.p] == 69):  # an exponent
+        plain = False
+        sc.p += 1
+        if sc.p < sc.n and (sc.s[sc.p] == 43 or sc.s[sc.p] == 45):
+            sc.p += 1
+        if sc.p >= sc.n or not (48 <= sc.s[sc.p] <= 57):
+            return False
+        while sc.p < sc.n and 48 <= sc.s[sc.p] <= 57:
+            sc.p += 1
+    if plain:
+        if digits > 18:
+            return False  # beyond what orjson reads as an int: left to it
+        out[0] = <double>(-v if neg else v)
+        return True
+    if sc.p - start >= 63:
+        return False
+    memcpy(buf, sc.s + start, sc.p - start)
+    buf[sc.p - start] = 0
+    with gil:
+        try:
+            out[0] = PyOS_string_to_double(buf, &end, NULL)
+        except Exception:
+            return False
+    return end == buf + (sc.p - start) and isfinite(out[0])
+
+
+cdef bint push_point(Scan* sc, double x, double y) noexcept nogil:
+    cdef double* q
+    cdef Py_ssize_t cap
+    if sc.xy_n + 2 > sc.xy_cap:
+        cap = sc.xy_cap * 2 if sc.xy_cap else 4096
+        q = <double*>realloc(sc.xy, cap * sizeof(double))
+        if q == NULL:
+            return False
+        sc.xy = q
+        sc.xy_cap = cap
+    sc.xy[sc.xy_n] = x
+    sc.xy[sc.xy_n + 1] = y
+    sc.xy_n += 2
+    return True
+
+
+cdef bint points_array_raw(Scan* sc) noexcept nogil:
+    """``[{"x": n, "y": n}, ...]`` at p, into the points; anything else fails."""
+    cdef Py_ssize_t start = sc.p, k = 0
+    cdef double x = 0, y = 0
+    cdef int got
+    sc.p += 1  # [
+    if expect(sc, 93):
+        return i64_push(&sc.ranges, start) == 0 and i64_push(&sc.ranges, sc.p) == 0 and i64_push(&sc.counts, 0) == 0
+    while True:
+        if not expect(sc, 123):
+            return False
+        got = 0
+        while True:
+            ws(sc)
+            if raw_key(sc, "x", 1) and not got & 1:
+                sc.p += 3
+                if not expect(sc, 58):
+                    return False
+                ws(sc)
+                if not json_number(sc, &x):
+                    return False
+                got |= 1
+            elif raw_key(sc, "y", 1) and not got & 2:
+                sc.p += 3
+                if not expect(sc, 58):
+                    return False
+                ws(sc)
+                if not json_number(sc, &y):
+                    return False
+                got |= 2
+            else:
+                return False
+            if got == 3:
+                break
+            if not expect(sc, 44):
+                return False
+        if not expect(sc, 125) or not push_point(sc, x, y):
+            return False
+        k += 1
+        if expect(sc, 44):
+            continue
+        if not expect(sc, 93):
+            return False
+        break
+    return i64_push(&sc.ranges, start) == 0 and i64_push(&sc.ranges, sc.p) == 0 and i64_push(&sc.counts, k) == 0
+
+
+cdef bint prediction_object(Scan* sc) noexcept nogil:
+    cdef int seen = 0
+    sc.p += 1  # {
+    if expect(sc, 125):
+        return True
+    while True:
+        ws(sc)
+        if sc.p >= sc.n or sc.s[sc.p] != 34:
+            return False
+        if raw_key(sc, "points", 6):
+            seen += 1
+            if seen > 1:
+                return False  # one "points" per prediction, or the general path
+            sc.p += 8
+            if not expect(sc, 58):
+                return False
+            ws(sc)
+            if sc.p < sc.n and sc.s[sc.p] == 91:
+                if not points_array_raw(sc):
+                    return False
+            elif not skip_value(sc, 3):  # null: no polygon, read as usual
+                return False
+        else:
+            if not skip_string(sc) or not expect(sc, 58) or not skip_value(sc, 3):
+                return False
+        if expect(sc, 44):
+            continue
+        return expect(sc, 125)
+
+
+cdef bint predictions_array(Scan* sc) noexcept nogil:
+    sc.p += 1  # [
+    if expect(sc, 93):
+        return True
+    while True:
+        ws(sc)
+        if sc.p < sc.n and sc.s[sc.p] == 123:
+            if not prediction_object(sc):
+                return False
+        elif not skip_value(sc, 2):
+            return False
+        if expect(sc, 44):
+            continue
+        return expect(sc, 93)
+
+
+cdef bint response_object(Scan* sc) noexcept nogil:
+    cdef int seen = 0
+    if not expect(sc, 123):
+        return False
+    if expect(sc, 125):
+        return True
+    while True:
+        ws(sc)
+        if sc.p >= sc.n or sc.s[sc.p] != 34:
+            return False
+        if raw_key(sc, "predictions", 11):
+            seen += 1
+            if seen > 1:
+                return False
+            sc.p += 13
+            if not expect(sc, 58):
+                return False
+            ws(sc)
+            if sc.p < sc.n and sc.s[sc.p] == 91:
+                if not predictions_array(sc):
+                    return False
+            elif not skip_value(sc, 1):
+                return False
+        else:
+            if not skip_string(sc) or not expect(sc, 58) or not skip_value(sc, 1):
+                return False
+        if expect(sc, 44):
+            continue
+        if not expect(sc, 125):
+            return False
+        ws(sc)
+        return sc.p == sc.n
+
+
+def split_points(data):
+    """JSON bytes of a response -> ``(the bytes less its points arrays, coords (P, 2), offsets)``, or None.
+
+    Each prediction's ``points`` array is read into ``coords`` (polygon k:
+    ``coords[offsets[k]:offsets[k + 1]]``, in document order) and replaced by
+    ``0`` in the bytes given back. None when the body is not in the plain form
+    this reads (the caller then parses it whole).
+    """
+    cdef const unsigned char[::1] view = data
+    cdef Scan sc
+    cdef Py_ssize_t k, last, total, q, nranges
+    cdef object out, coords, offsets
+    cdef char* dst
+    cdef i64* offs
+    memset(&sc, 0, sizeof(sc))
+    sc.s = <const char*>&view[0] if view.shape[0] else NULL
+    sc.n = view.shape[0]
+    try:
+        with nogil:
+            sc.ok = sc.n > 0 and response_object(&sc)
+        if not sc.ok or sc.counts.n == 0:
+            return None
+        nranges = sc.counts.n
+        total = sc.n
+        for k in range(nranges):
+            total -= sc.ranges.data[2 * k + 1] - sc.ranges.data[2 * k] - 1
+        out = PyBytes_FromStringAndSize(NULL, total)
+        dst = PyBytes_AS_STRING(out)
+        last = 0
+        q = 0
+        for k in range(nranges):
+            memcpy(dst + q, sc.s + last, sc.ranges.data[2 * k] - last)
+            q += sc.ranges.data[2 * k] - last
+            dst[q] = 48  # "0"
+            q += 1
+            last = sc.ranges.data[2 * k + 1]
+        memcpy(dst + q, sc.s + last, sc.n - last)
+        coords = np.empty((sc.xy_n // 2, 2), np.float64)
+        if sc.xy_n:
+            memcpy(cnp.PyArray_DATA(coords), sc.xy, sc.xy_n * sizeof(double))
+        offsets = i64_array(nranges + 1)
+        offs = <i64*>cnp.PyArray_DATA(offsets)
+        offs[0] = 0
+        for k in range(nranges):
+            offs[k + 1] = offs[k] + sc.counts.data[k]
+        return out, coords, offsets
+    finally:
+        free(sc.ranges.data)
+        free(sc.counts.data)
+        free(sc.xy)

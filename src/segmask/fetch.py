@@ -63,7 +63,7 @@ from .errors import (
     status_error,
 )
 from .predictions import Predictions
-from .response import loads, parse
+from .response import parse_json
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -474,7 +474,7 @@ class RoboflowClient:
         """The 200 body as Predictions; a body that is not one response is the server's fault."""
         problem = None
         try:
-            return parse(loads(body))  # one response; a JSON list is refused there
+            return parse_json(body)  # one response; a JSON list is refused there
         except ResponseFormatError as exc:
             problem = self._redact(str(exc)) if not str(exc).startswith("not valid JSON") else "not JSON"
         snippet = self._redact(" ".join(body[:80].decode("utf-8", "replace").split()))
@@ -518,7 +518,7 @@ class _Cache:
             if path.stat().st_size > self._max_bytes:
                 problem = "larger than max_response_bytes"
             else:
-                return parse(loads(path.read_bytes()))
+                return parse_json(path.read_bytes())
         except FileNotFoundError:
             return None
         except (ValueError, OSError) as exc:  # ResponseFormatError is a ValueError

@@ -142,14 +142,14 @@ class Predictions:
         to_dict : the other way.
         """
         where = ""
-        if isinstance(obj, os.PathLike) or (isinstance(obj, str) and obj.lstrip()[:1] not in ("{", "[")):
-            where = f"{os.fspath(obj)}: "
-            obj = response.read(obj)
-        elif isinstance(obj, str | bytes | bytearray | memoryview):
-            obj = response.loads(obj)
         if key is not None and not isinstance(key, str):
             raise InputError(f"key must be the name of a Workflows output, got {key!r}")
+        if isinstance(obj, os.PathLike) or (isinstance(obj, str) and obj.lstrip()[:1] not in ("{", "[")):
+            where = f"{os.fspath(obj)}: "
+            obj = response.read_bytes(obj)
         try:
+            if isinstance(obj, str | bytes | bytearray | memoryview):
+                return response.parse_json(obj, key=key)
             return response.parse(obj, key=key)
         except InputError as exc:
             if where:
