@@ -21,7 +21,7 @@ set operations; overlap (IoU, NMS); polygons under the coco rule
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, PyBytes_CheckExact
-from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_GetPointer, PyCapsule_New
+from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_GetContext, PyCapsule_GetPointer, PyCapsule_New, PyCapsule_SetContext
 from cpython.dict cimport PyDict_Check, PyDict_CheckExact, PyDict_Next
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_CheckExact
@@ -160,24 +160,90 @@ cdef object i64_array(Py_ssize_t n):
     return cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
 
 
+# Freed output buffers kept for the next large outputs. A buffer of some
+# megabytes is, with most allocators, fresh pages from the system each time,
+# and writing them costs a page fault every 4 KiB: for 1000 pairwise unions
+# (11 MB of runs) half of the time. The buffers of arrays the kernel made,
+# when they are freed, wait here instead: at most POOL_SLOTS buffers of
+# POOL_MIN to POOL_MAX bytes each, POOL_TOTAL bytes in all; a request takes
+# one of half to twice its size. The GIL guards both ends.
+DEF POOL_SLOTS = 4
+DEF POOL_MIN = 1 << 20
+DEF POOL_MAX = 32 << 20
+DEF POOL_TOTAL = 64 << 20
+cdef void* pool_blocks[POOL_SLOTS]
+cdef size_t pool_sizes[POOL_SLOTS]
+cdef size_t pool_total = 0
+memset(pool_blocks, 0, sizeof(pool_blocks))
+memset(pool_sizes, 0, sizeof(pool_sizes))
+
+
+cdef void* pool_take(size_t size) noexcept:
+    """A malloc'd buffer of at least ``size`` bytes (NULL when out of memory); call with the GIL."""
+    global pool_total
+    cdef void* p
+    cdef int k, best = -1
+    # The smallest block that holds it, else the largest that nearly does.
+    for k in range(POOL_SLOTS):
+        if pool_blocks[k] != NULL and size <= 2 * pool_sizes[k] and pool_sizes[k] <= 2 * size:
+            if best < 0:
+                best = k
+            elif pool_sizes[best] >= size:
+                if size <= pool_sizes[k] < pool_sizes[best]:
+                    best = k
+            elif pool_sizes[k] > pool_sizes[best]:
+                best = k
+    if best < 0:
+        return malloc(size)
+    p = pool_blocks[best]
+    if size > pool_sizes[best]:
+        p = realloc(p, size)
+        if p == NULL:
+            return NULL  # the block is still the pool's
+    pool_total -= pool_sizes[best]
+    pool_blocks[best] = NULL
+    pool_sizes[best] = 0
+    return p
+
+
 cdef void free_capsule(object capsule) noexcept:
-    free(PyCapsule_GetPointer(capsule, NULL))
+    global pool_total
+    cdef void* p = PyCapsule_GetPointer(capsule, NULL)
+    cdef size_t size = <size_t>PyCapsule_GetContext(capsule)
+    cdef int k
+    if POOL_MIN <= size <= POOL_MAX and pool_total + size <= POOL_TOTAL:
+        for k in range(POOL_SLOTS):
+            if pool_blocks[k] == NULL:
+                pool_blocks[k] = p
+                pool_sizes[k] = size
+                pool_total += size
+                return
+    free(p)
 
 
-cdef object owned_u32(u32* data, Py_ssize_t n):
-    """A uint32 array that owns ``data`` (a malloc'd buffer): freed with the array, never copied."""
+cdef object owned_u32(u32* data, Py_ssize_t n, Py_ssize_t cap):
+    """A uint32 array of ``n`` values that owns ``data`` (malloc'd, room for ``cap``): freed with it, never copied.
+
+    Room beyond an eighth more than ``n`` is given back first; what is kept
+    makes the buffer fit the same request again when it is pooled.
+    """
     cdef cnp.npy_intp dims[1]
     cdef cnp.ndarray arr
+    cdef object capsule
+    cdef void* q
+    if n < 1:
+        n = 0
+    if cap - (cap >> 3) > max(n, 1):
+        q = realloc(data, max(n, 1) * sizeof(u32))
+        if q != NULL:
+            data = <u32*>q
+            cap = max(n, 1)
     dims[0] = n
     arr = cnp.PyArray_SimpleNewFromData(1, dims, cnp.NPY_UINT32, <void*>data)
-    cnp.set_array_base(arr, PyCapsule_New(<void*>data, NULL, <PyCapsule_Destructor>free_capsule))
+    capsule = PyCapsule_New(<void*>data, NULL, <PyCapsule_Destructor>free_capsule)
+    PyCapsule_SetContext(capsule, <void*>(<size_t>cap * sizeof(u32)))
+    cnp.set_array_base(arr, capsule)
     return arr
-
-
-cdef void* shrink(void* p, size_t size) noexcept nogil:
-    """``realloc`` to a smaller size, keeping ``p`` if that fails."""
-    cdef void* q = realloc(p, size)
-    return q if q != NULL else p
 
 
 cdef object runs_result(RunsOut* r):
@@ -189,8 +255,8 @@ cdef object runs_result(RunsOut* r):
     if r.counts == NULL:
         counts = u32_array(0)
     else:
-        # Give back what an upper bound reserved, and hand the buffer to the array: no copy.
-        counts = owned_u32(<u32*>shrink(r.counts, max(r.n, 1) * sizeof(u32)), r.n)
+        # Hand the buffer to the array: no copy (an upper bound's room beyond need given back).
+        counts = owned_u32(r.counts, r.n, r.cap)
         r.counts = NULL
     o[0] = 0
     if r.m:
@@ -351,7 +417,7 @@ def decode_strings(list strings, i64 hw):
             if lengths[i] > longest:
                 longest = lengths[i]
         # Every value takes a character at least: the lengths bound the runs.
-        buf = <u32*>malloc((total + 1) * sizeof(u32))
+        buf = <u32*>pool_take((total + 1) * sizeof(u32))
         deltas = <i64*>malloc((longest + 1) * sizeof(i64))
         if buf == NULL or deltas == NULL:
             raise MemoryError()
@@ -394,8 +460,8 @@ def decode_strings(list strings, i64 hw):
             m += k
             offs[i + 1] = m
             areas[i] = fg
-        # Give back what the bound reserved, and hand the buffer to the array.
-        counts = owned_u32(<u32*>shrink(buf, max(m, 1) * sizeof(u32)), m)
+        # Hand the buffer to the array: no copy.
+        counts = owned_u32(buf, m, total + 1)
         buf = NULL
         return counts, offsets, area, None
     finally:
@@ -410,8 +476,8 @@ def encode_strings(const u32[::1] counts, const i64[::1] offsets):
 
     Each value (a run, less the one two before it) takes the fewest 5-bit
     groups that hold it in two's complement, as pycocotools' loop ends; the
-    count comes from the value's bit length. The first two groups, all most
-    values need, are written without a loop.
+    count comes from the value's bit length. The first three groups, all but
+    the largest values need, are written without a loop or a branch.
     """
     cdef Py_ssize_t n = offsets.shape[0] - 1, i, j, a, b, p, longest = 0, g, ngroups
     cdef i64 x, y
@@ -441,7 +507,8 @@ def encode_strings(const u32[::1] counts, const i64[::1] offsets):
                     ngroups = (64 - segmask_clz64(<uint64_t>(y | 1)) + 5) // 5
                     buf[p] = <char>(((x & 0x1f) | (0x20 if ngroups > 1 else 0)) + 48)
                     buf[p + 1] = <char>((((x >> 5) & 0x1f) | (0x20 if ngroups > 2 else 0)) + 48)
-                    for g in range(2, ngroups):
+                    buf[p + 2] = <char>((((x >> 10) & 0x1f) | (0x20 if ngroups > 3 else 0)) + 48)
+                    for g in range(3, ngroups):
                         c = <int>((x >> (5 * g)) & 0x1f)
                         if g + 1 < ngroups:
                             c |= 0x20
@@ -766,7 +833,7 @@ cdef int merge2(const u32* A, Py_ssize_t na, const u32* B, Py_ssize_t nb, int op
     """
     cdef Py_ssize_t ia = 1, ib = 1, k = 0
     cdef i64 ca = A[0], cb = B[0], c, cc = 0, fg = 0
-    cdef int va = 0, vb = 0, v, vp = 0
+    cdef int va = 0, vb = 0, v, vp = 0, f0, f1
     # The operation's truth table, indexed by (a << 1) | b: union, intersection, a & ~b, xor.
     cdef int table = 14 if op == 0 else 8 if op == 1 else 4 if op == 2 else 6
     cdef u32* out
@@ -774,6 +841,66 @@ cdef int merge2(const u32* A, Py_ssize_t na, const u32* B, Py_ssize_t nb, int op
         return -1
     out = r.counts + r.n
     while True:
+        # Where one mask's current run outlasts the other's, the output follows
+        # the other's runs alone: stream them (most pixels of most pairs).
+        if cb > ca:
+            f0 = (table >> vb) & 1
+            f1 = (table >> (2 | vb)) & 1
+            if f0 == f1:  # constant while B's run lasts
+                while cb > ca and ia < na:
+                    cc += ca
+                    cb -= ca
+                    ca = A[ia]
+                    ia += 1
+                    va ^= 1
+            else:  # the output toggles with A
+                while cb > ca and ia < na:
+                    cc += ca
+                    cb -= ca
+                    if cc == 0 and k > 0:
+                        k -= 1
+                        cc = out[k]
+                        if not vp:
+                            fg -= cc
+                    else:
+                        out[k] = <u32>cc
+                        k += 1
+                        if vp:
+                            fg += cc
+                        cc = 0
+                    vp ^= 1
+                    ca = A[ia]
+                    ia += 1
+                    va ^= 1
+        elif ca > cb:
+            f0 = (table >> (va << 1)) & 1
+            f1 = (table >> ((va << 1) | 1)) & 1
+            if f0 == f1:
+                while ca > cb and ib < nb:
+                    cc += cb
+                    ca -= cb
+                    cb = B[ib]
+                    ib += 1
+                    vb ^= 1
+            else:
+                while ca > cb and ib < nb:
+                    cc += cb
+                    ca -= cb
+                    if cc == 0 and k > 0:
+                        k -= 1
+                        cc = out[k]
+                        if not vp:
+                            fg -= cc
+                    else:
+                        out[k] = <u32>cc
+                        k += 1
+                        if vp:
+                            fg += cc
+                        cc = 0
+                    vp ^= 1
+                    cb = B[ib]
+                    ib += 1
+                    vb ^= 1
         c = ca if ca < cb else cb
         cc += c
         ca -= c
@@ -816,7 +943,9 @@ def pair_op(const u32[::1] ca, const i64[::1] oa, const u32[::1] cb, const i64[:
     cdef int failed = 0
     memset(&r, 0, sizeof(r))
     # The most runs two masks can make: reserved once, given back at the end.
-    if runs_reserve(&r, ca.shape[0] + cb.shape[0] + n) < 0:
+    r.cap = ca.shape[0] + cb.shape[0] + n + 1
+    r.counts = <u32*>pool_take(r.cap * sizeof(u32))
+    if r.counts == NULL:
         raise MemoryError()
     with nogil:
         for i in range(n):
