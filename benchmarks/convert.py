@@ -2,13 +2,17 @@
 
     python benchmarks/convert.py                 # 10,000 files for segmask, 1,000 for the script
     python benchmarks/convert.py --files 2000 --baseline-files 200
+    python benchmarks/convert.py --compare-python OLD/bin/python   # and an earlier segmask, same files
 
 Each generated response has about 10 instances on 1920x1080 (star polygons,
 20-300 vertices, integer points as the API sends them). segmask runs as
 ``segmask convert DIR --to coco --workers N`` in its own process; the
 baseline script (also in its own process) does what people write today:
 ``sv.Detections.from_inference`` (dense masks), pycocotools ``encode`` per
-mask, one ``json.dump`` at the end. Peak memory is the peak resident set of
+mask, one ``json.dump`` at the end. ``--compare-python`` runs the same
+``segmask convert`` commands with another interpreter (an environment where
+an earlier segmask is installed, e.g. ``pip install git+...@COMMIT``), so a
+change is measured against what it replaces on the same files. Peak memory is the peak resident set of
 the process (of the largest worker for segmask's pool), so a flat figure
 across dataset sizes means memory does not grow with the number of files.
 """
@@ -94,7 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--baseline-files", type=int, default=1_000)
+    parser.add_argument("--compare-python", help="a python with an earlier segmask installed, run on the same files")
     args = parser.parse_args()
+    pythons = {"segmask": sys.executable}
+    if args.compare_python:
+        pythons["earlier segmask"] = args.compare_python
     work = Path(tempfile.mkdtemp(prefix="segmask-bench-"))
     try:
         small, big = work / "small", work / "big"
@@ -109,19 +117,25 @@ def main() -> None:
         rates["baseline"] = args.baseline_files / wall
         print(f"| sv.Detections.from_inference + pycocotools encode | {args.baseline_files} | 1 | "
               f"{rates['baseline']:.1f} | {mb:.0f} |")  # fmt: skip
+        for who, python in pythons.items():
+            for mode in ("rle", "polygon"):
+                for folder, n in ((small, args.baseline_files), (big, args.files)):
+                    for workers in (1, 2):
+                        out = work / f"coco-{mode}-{n}-{workers}-{len(rates)}.json"
+                        cmd = [python, "-m", "segmask", "convert", str(folder), "--to", "coco", "--out", str(out),
+                               "--workers", str(workers), "--segmentation", mode, "--no-progress"]  # fmt: skip
+                        wall, mb = run(cmd)
+                        rates[(who, mode, n, workers)] = n / wall
+                        print(f"| {who} convert --segmentation {mode} | {n} | {workers} | {n / wall:.1f} | {mb:.0f} |")
         for mode in ("rle", "polygon"):
-            for folder, n in ((small, args.baseline_files), (big, args.files)):
-                for workers in (1, 2):
-                    out = work / f"coco-{mode}-{n}-{workers}.json"
-                    cmd = [sys.executable, "-m", "segmask", "convert", str(folder), "--to", "coco", "--out", str(out),
-                           "--workers", str(workers), "--segmentation", mode, "--no-progress"]  # fmt: skip
-                    wall, mb = run(cmd)
-                    rates[(mode, n, workers)] = n / wall
-                    print(f"| segmask convert --segmentation {mode} | {n} | {workers} | {n / wall:.1f} | {mb:.0f} |")
-        for mode in ("rle", "polygon"):
-            one, two = rates[(mode, args.files, 1)], rates[(mode, args.files, 2)]
+            one, two = rates[("segmask", mode, args.files, 1)], rates[("segmask", mode, args.files, 2)]
             print(f"\n{mode}: segmask on 1 worker is {one / rates['baseline']:.1f}x the script's files/s; "
                   f"2 workers are {two / one:.2f}x 1 worker")  # fmt: skip
+            if args.compare_python:
+                for workers in (1, 2):
+                    old = rates[("earlier segmask", mode, args.files, workers)]
+                    now = rates[("segmask", mode, args.files, workers)]
+                    print(f"{mode}, {workers} worker(s): {now / old:.2f}x the earlier segmask's files/s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,18 +1,37 @@
 """Test your pipeline offline: a fake of Roboflow's hosted inference API on 127.0.0.1.
 
 :class:`FakeRoboflowServer` is a real HTTP server (the standard library's,
-in a background thread) that answers ``POST /{project}/{version}`` the way
-the hosted API does:
+in a background thread) that answers ``POST /{project}/{version}`` as the
+hosted route does. Each behaviour and where it comes from (the API's page:
+docs.roboflow.com, "Instance segmentation" under serverless deployment; the
+inference server's source; the official clients as seen on the wire):
 
-* it checks ``api_key`` (403 ``{"Message": ...}``, as the gateway says it);
-* it decodes the base64 body as an image (400 when it is not one), or looks up
-  the ``image`` URL among the images you registered (it never downloads);
-* it answers with a response made from the image's own shapes: every
-  8-connected region of bright pixels (a channel at 128 or more) is an
-  instance whose ``points`` are its outer contour, taken exactly as the real
-  server takes them (``cv2.findContours``, ``RETR_EXTERNAL``,
-  ``CHAIN_APPROX_SIMPLE``, the contour with the most vertices);
-* it honours ``confidence`` on the API's 0-100 scale.
+* The key: ``api_key`` in the query, or ``Authorization: Bearer <key>``
+  (inference servers from 1.5, as inference-sdk says). Any other key, or
+  none, gets a 403 ``{"Message": ...}``, as the gateway writes it.
+* The image: a base64 body, sent as ``application/x-www-form-urlencoded``
+  (the page's examples) or ``application/json`` (inference-sdk's v0 mode);
+  or a ``multipart/form-data`` body with a ``file`` part holding the image
+  file itself (the ``roboflow`` package's ``predict``); or ``image=URL`` in
+  the query and no body (looked up among the images you register: the fake
+  never downloads). A body without a ``Content-Type`` gets a 400, as the
+  hosted route answers; so does a body that is not an image.
+* The answer: every 8-connected region of bright pixels (a channel at 128
+  or more) is an instance (:func:`shapes_model`), whose ``points`` are its
+  outer contour taken as the real server takes them (``cv2.findContours``,
+  ``RETR_EXTERNAL``, ``CHAIN_APPROX_SIMPLE``, the contour with the most
+  vertices).
+* ``confidence`` and ``overlap`` on the API's 0-100 scale (divided by 100
+  when 1 or more, at least 0.01; defaults 40 and 30): instances below the
+  confidence are dropped, then class-wise greedy NMS on box IoU drops those
+  overlapping a better one of their class by more than ``overlap``, as the
+  inference server's NMS does; the survivors come sorted by confidence and
+  cut to ``max_detections`` (default 300).
+* ``response_mask_format=rle``: each prediction has ``rle: {"size": [h, w],
+  "counts": "..."}`` (COCO compressed counts of the instance's whole mask,
+  holes and parts kept) instead of ``points``.
+* ``format=image``: the image with the instances drawn on it, as a JPEG
+  (``labels`` and ``stroke`` as the page describes them).
 
 Failures are scripted with :meth:`FakeRoboflowServer.push`: any status with
 any body and headers (403, 404, 429 with ``Retry-After``, 500, 503, ...), a
@@ -34,6 +53,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.parser
+import email.policy
 import json
 import threading
 import time
@@ -80,8 +101,13 @@ def shapes_model(image: NDArray[np.uint8]) -> list[dict[str, Any]]:
     """The fake's default model: each 8-connected bright region is one instance.
 
     Points are the region's outer contour as the hosted server makes them;
+    ``"mask"`` is the region itself, an (H, W) bool array with its holes (the
+    fake answers it as ``rle`` when asked, and never sends it otherwise);
     confidence grows with the region's area (0.5 to 0.99); the class is
     ``"shape"``. Deterministic: the same image gives the same response.
+
+    A model of your own returns the same list of dicts; ``"mask"`` is
+    optional (without it, ``rle`` answers encode the filled ``points``).
     """
     gray = image if image.ndim == 2 else image.max(axis=2)
     bright = (gray >= 128).astype(np.uint8)
@@ -89,8 +115,8 @@ def shapes_model(image: NDArray[np.uint8]) -> list[dict[str, Any]]:
     largest = max((int(stats[k, cv2.CC_STAT_AREA]) for k in range(1, count)), default=1)
     out = []
     for k in range(1, count):
-        region = (labels == k).astype(np.uint8)
-        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        region = labels == k
+        contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         contour = max(contours, key=len)[:, 0, :]
         x, y, w, h, area = (int(v) for v in stats[k])
         out.append({
@@ -99,6 +125,7 @@ def shapes_model(image: NDArray[np.uint8]) -> list[dict[str, Any]]:
             "class": "shape", "class_id": 0,
             "points": [{"x": int(px), "y": int(py)} for px, py in contour],
             "detection_id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{x},{y},{w},{h},{area}")),
+            "mask": region,
         })  # fmt: skip
     return out
 
@@ -113,6 +140,8 @@ class Reply:
     delay: float = 0.0  # seconds before answering
     truncate: bool = False  # announce the full length, send half, close
     html: bool = False  # an HTML page instead of JSON
+    raw: bytes | None = None  # bytes sent as they are (with content_type), instead of JSON
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -233,7 +262,7 @@ class FakeRoboflowServer:
             scripted = self._script.popleft() if self._script else None
         if self.latency:
             time.sleep(self.latency)
-        reply = scripted if scripted is not None else self._run_model(parts.path, query, body)
+        reply = scripted if scripted is not None else self._run_model(parts.path, query, handler.headers, body)
         if reply.delay:
             time.sleep(reply.delay)
         # Recorded before the reply goes out: a client that has its answer sees its request here.
@@ -244,8 +273,10 @@ class FakeRoboflowServer:
             self.requests.append(record)
         self._send(handler, reply)
 
-    def _run_model(self, path: str, query: dict[str, str], body: bytes) -> Reply:
-        if query.get("api_key") not in self.api_keys:
+    def _run_model(self, path: str, query: dict[str, str], headers: Any, body: bytes) -> Reply:
+        auth = str(headers.get("Authorization") or "")
+        key = query.get("api_key") or (auth[7:].strip() if auth[:7].lower() == "bearer " else None)
+        if key not in self.api_keys:
             return Reply(403)
         model_id = path.strip("/")
         model = shapes_model if self.models is None else self.models.get(model_id)
@@ -256,17 +287,23 @@ class FakeRoboflowServer:
             if raw is None:
                 return Reply(400, body={"message": "Could not load the image from " + query["image"]})
         else:
-            try:
-                raw = base64.b64decode(body, validate=True)
-            except (binascii.Error, ValueError):
-                return Reply(400, body={"message": "The body is not base64"})
+            raw_or_error = _image_bytes(str(headers.get("Content-Type") or ""), body)
+            if isinstance(raw_or_error, Reply):
+                return raw_or_error
+            raw = raw_or_error
         decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
         if decoded is None:
             return Reply(400, body={"message": "Could not decode the image"})
         image = np.asarray(decoded, dtype=np.uint8)
-        threshold = _server_fraction(query.get("confidence", "40"))
-        predictions = [p for p in model(image) if p["confidence"] >= threshold]
         h, w = image.shape[:2]
+        predictions = _postprocess(model(image), query)
+        if query.get("format", "json") == "image":
+            return Reply(200, raw=_drawn(image, predictions, query), content_type="image/jpeg")
+        rle = query.get("response_mask_format", "polygon") == "rle"
+        for p in predictions:
+            mask = p.pop("mask", None)
+            if rle:
+                p["rle"] = _rle_of(mask, p.pop("points", None), (h, w))
         return Reply(200, body={
             "inference_id": str(uuid.uuid4()), "time": 0.01,
             "image": {"width": w, "height": h}, "predictions": predictions,
@@ -276,9 +313,11 @@ class FakeRoboflowServer:
     def _send(handler: _Handler, reply: Reply) -> None:
         if reply.html:
             data, kind = b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"
+        elif reply.raw is not None:
+            data, kind = reply.raw, reply.content_type
         else:
             body = reply.body if reply.body is not None else _DEFAULT_MESSAGES.get(reply.status, {"message": "error"})
-            data, kind = json.dumps(body).encode(), "application/json"
+            data, kind = json.dumps(body).encode(), reply.content_type
         handler.send_response(reply.status)
         handler.send_header("Content-Type", kind)
         handler.send_header("Content-Length", str(len(data)))
@@ -291,12 +330,96 @@ class FakeRoboflowServer:
         handler.wfile.write(data[: len(data) // 2] if reply.truncate else data)
 
 
-def _server_fraction(text: str) -> float:
-    """The hosted server's reading of confidence: /100 when >= 1, at least 0.01."""
+def _image_bytes(content_type: str, body: bytes) -> bytes | Reply:
+    """The image file in a request body, or the 400 the hosted route gives."""
+    kind = content_type.split(";")[0].strip().lower()
+    if not kind:
+        return Reply(400, body={"message": "Missing Content-Type header"})
+    if kind == "multipart/form-data":
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
+        if message.is_multipart():
+            for part in message.iter_parts():
+                if part.get_param("name", header="content-disposition") == "file":
+                    payload = part.get_payload(decode=True)
+                    return payload if isinstance(payload, bytes) else b""
+        return Reply(400, body={"message": "The multipart body has no file part"})
+    text = body.strip()
+    if kind == "application/json" and text[:1] == b'"':
+        text = text.strip(b'"')  # a JSON string holding the base64
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return Reply(400, body={"message": "The body is not base64"})
+
+
+def _postprocess(predictions: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
+    """Confidence, class-wise NMS at ``overlap``, sorted by confidence, cut to ``max_detections``."""
+    threshold = _server_fraction(query.get("confidence", "40"), 0.4)
+    overlap = _server_fraction(query.get("overlap", "30"), 0.3)
+    try:
+        limit = max(int(query.get("max_detections", "300")), 0)
+    except ValueError:
+        limit = 300
+    kept = sorted((p for p in predictions if p["confidence"] >= threshold), key=lambda p: -p["confidence"])
+    out: list[dict[str, Any]] = []
+    for p in kept:
+        if all(q["class"] != p["class"] or _box_iou(p, q) <= overlap for q in out):
+            out.append(p)
+    return out[:limit]
+
+
+def _box_iou(a: dict[str, Any], b: dict[str, Any]) -> float:
+    ix = min(a["x"] + a["width"] / 2, b["x"] + b["width"] / 2) - max(a["x"] - a["width"] / 2, b["x"] - b["width"] / 2)
+    iy = min(a["y"] + a["height"] / 2, b["y"] + b["height"] / 2) - max(
+        a["y"] - a["height"] / 2, b["y"] - b["height"] / 2
+    )
+    inter = max(ix, 0.0) * max(iy, 0.0)
+    union = a["width"] * a["height"] + b["width"] * b["height"] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _rle_of(mask: Any, points: Any, size: tuple[int, int]) -> dict[str, Any]:
+    """The API's ``rle`` of one instance: its mask, else its points filled (the contour rule)."""
+    from .masks import Masks
+    from .raster import rasterize
+
+    if mask is not None:
+        masks = Masks.from_dense(np.asarray(mask, dtype=bool)[None])
+    else:
+        polygon = np.array([[q["x"], q["y"]] for q in points or []], np.float64).reshape(-1, 2)
+        masks = rasterize([polygon], size, rule="contour")
+    rle = masks.to_rle()[0]
+    return {"size": list(rle["size"]), "counts": rle["counts"]}
+
+
+def _drawn(image: NDArray[np.uint8], predictions: list[dict[str, Any]], query: dict[str, str]) -> bytes:
+    """``format=image``: outlines (``stroke`` px) and, with ``labels=true``, class names; a JPEG."""
+    out = image.copy()
+    try:
+        stroke = min(max(int(query.get("stroke", "1")), 1), 50)
+    except ValueError:
+        stroke = 1
+    labels = query.get("labels", "false").lower() in ("true", "1", "on")
+    for p in predictions:
+        pts = np.array([[q["x"], q["y"]] for q in p.get("points") or []], np.int32).reshape(-1, 1, 2)
+        if len(pts):
+            cv2.polylines(out, [pts], True, (0, 0, 255), stroke)
+        if labels:
+            corner = (int(p["x"] - p["width"] / 2), max(int(p["y"] - p["height"] / 2) - 4, 10))
+            cv2.putText(out, str(p["class"]), corner, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
+    ok, data = cv2.imencode(".jpg", out)
+    assert ok
+    return bytes(data)
+
+
+def _server_fraction(text: str, default: float) -> float:
+    """The hosted server's reading of confidence and overlap: /100 when >= 1, at least 0.01."""
     try:
         value = float(text)
     except ValueError:
-        return 0.4
+        return default
     return max(value / 100 if value >= 1 else value, 0.01)
 
 

@@ -35,23 +35,42 @@ from .masks import RLE, Masks, as_masks
 __all__ = ["coco_polygons", "largest_outline", "masks_to_polygons", "trace"]
 
 
-def trace(ms: Masks) -> Iterator[tuple[int, list[NDArray[np.float64]], NDArray[np.intp]]]:
+def trace(ms: Masks) -> Iterator[tuple[int, NDArray[np.float64], NDArray[np.int64], NDArray[np.intc]]]:
     """Each non-empty mask traced with ``cv2.findContours(RETR_CCOMP)``.
 
-    Yields its index, its rings in image coordinates (a 1- or 2-point ring,
-    a speck or a straight line, repeated to 3 points so that no pixel is
-    lost) and OpenCV's hierarchy rows ``[next, previous, first child, parent]``.
+    Yields its index, its rings in image coordinates as one ``(P, 2)`` array
+    with ``(R + 1,)`` offsets (ring ``r`` is ``coords[offsets[r]:offsets[r + 1]]``;
+    a 1- or 2-point ring, a speck or a straight line, is repeated to 3 points
+    so that no pixel is lost) and OpenCV's hierarchy rows ``[next, previous,
+    first child, parent]``.
     """
     for i, (pixels, (x, y)) in enumerate(ms.iter_crops()):
         if not pixels.size:
             continue
         # A zero border, as findContours treats the edge as background anyway;
         # the corner, less that border, takes crop coordinates to the image's.
-        contours, hierarchy = cv2.findContours(np.pad(pixels.view(np.uint8), 1), cv2.RETR_CCOMP,
-                                               cv2.CHAIN_APPROX_SIMPLE)  # fmt: skip
-        corner = np.array([x - 1, y - 1], dtype=np.float64)
-        rings = [np.resize(c[:, 0, :] + corner, (max(len(c), 3), 2)) for c in contours]
-        yield i, rings, hierarchy[0]
+        padded = np.zeros((pixels.shape[0] + 2, pixels.shape[1] + 2), np.uint8)
+        padded[1:-1, 1:-1] = pixels
+        contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        lengths = np.fromiter(map(len, contours), np.int64, len(contours))
+        coords = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
+        coords += (x - 1, y - 1)
+        if lengths.min() < 3:
+            coords, lengths = _three_or_more(coords, lengths)
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        yield i, coords, offsets, hierarchy[0]
+
+
+def _three_or_more(
+    coords: NDArray[np.float64], lengths: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Rings of 1 or 2 points repeated cyclically to 3 points; the others as they are."""
+    starts = np.cumsum(lengths) - lengths
+    target = np.maximum(lengths, 3)
+    ring = np.repeat(np.arange(len(lengths)), target)
+    step = np.arange(len(ring)) - np.repeat(np.cumsum(target) - target, target)
+    return coords[starts[ring] + step % lengths[ring]], target
 
 
 def _flat_rings(rings: list[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -101,12 +120,12 @@ def masks_to_polygons(
     rings: list[NDArray[np.float64]] = []
     ring_part: list[int] = []
     part_mask: list[int] = []
-    for i, traced, tree in trace(ms):
+    for i, coords, offsets, tree in trace(ms):
         for k in np.flatnonzero(tree[:, 3] == -1).tolist():  # outer boundaries
             part = len(part_mask)
             part_mask.append(i)
             for ring in [k, *_siblings(tree, int(tree[k, 2]))]:
-                rings.append(traced[ring])
+                rings.append(coords[offsets[ring] : offsets[ring + 1]])
                 ring_part.append(part)
     out: list[list[shapely.Polygon]] = [[] for _ in range(len(ms))]
     if not rings:
@@ -146,10 +165,10 @@ def coco_polygons(masks: Masks) -> list[list[list[float]] | None]:
     """
     out: list[list[list[float]] | None] = [None] * len(masks)
     single, rings = [], []
-    for i, traced, _ in trace(masks):
+    for i, coords, offsets, _ in trace(masks):
         # One ring, no hole, no second part: else no single polygon holds the mask.
-        if len(traced) == 1:
-            rings.append(traced[0])
+        if len(offsets) == 2:
+            rings.append(coords)
             single.append(i)
     if not single:
         return out
