@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycocotools import mask as pcm
 
 import segmask as sm
-from tests.strategies import dense_masks
+from tests.strategies import dense_masks, image_sizes
 
 
 @given(dense_masks())
@@ -97,3 +98,30 @@ def test_concatenate_and_empty() -> None:
 
 def test_repr_says_what_it_holds() -> None:
     assert repr(sm.Masks.from_dense(np.eye(3, dtype=bool))) == "Masks(n=1, image_size=(3, 3), pixels=3)"
+
+
+@settings(max_examples=150, deadline=None)
+@given(dense_masks(), st.integers(-50, 50), st.integers(-50, 50), image_sizes)
+def test_translate_matches_a_dense_shift(dense: np.ndarray, dx: int, dy: int, size: tuple[int, int]) -> None:
+    n, h, w = dense.shape
+    big, wide = size
+    want = np.zeros((n, big, wide), bool)
+    ys, xs = slice(max(0, -dy), max(0, min(h, big - dy))), slice(max(0, -dx), max(0, min(w, wide - dx)))
+    part = dense[:, ys, xs]
+    want[:, ys.start + dy : ys.start + dy + part.shape[1], xs.start + dx : xs.start + dx + part.shape[2]] = part
+    masks = sm.Masks.from_dense(dense) if n else sm.Masks.empty((h, w))
+    moved = masks.translate(dx, dy, image_size=size)
+    assert moved.image_size == size and len(moved) == n
+    np.testing.assert_array_equal(moved.to_dense(), want)
+    again = sm.Masks.from_runs(moved.runs.counts, moved.runs.offsets, size)  # the runs are valid, as made
+    np.testing.assert_array_equal(again.area, want.sum(axis=(1, 2)))
+    np.testing.assert_array_equal(moved.runs.counts, sm.Masks.from_dense(want).runs.counts if n else [])
+
+
+def test_translate_checks_its_arguments() -> None:
+    m = sm.Masks.from_dense(np.ones((1, 2, 2), bool))
+    with pytest.raises(sm.InputError, match="dx must be an integer"):
+        m.translate(1.5, 0)  # type: ignore[arg-type]
+    with pytest.raises(sm.InputError, match="image_size"):
+        m.translate(0, 0, image_size=(0, 3))
+    assert m.translate(5, 5).area.tolist() == [0]

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from . import limits
 from .errors import InputError
 
-__all__ = ["choice", "fraction", "image_size", "integers", "number", "scores"]
+__all__ = ["choice", "fraction", "image_size", "integer", "integers", "number", "scores"]
 
 
 def image_size(value: object, name: str = "image_size") -> tuple[int, int]:
@@ -64,6 +64,17 @@ def number(value: object, name: str, low: float = -math.inf, high: float = math.
     if not math.isfinite(v) or not low <= v <= high:
         where = f" in [{low:g}, {high:g}]" if math.isfinite(low) or math.isfinite(high) else ""
         raise InputError(f"{name} must be a finite number{where}, got {_short(value)}")
+    return v
+
+
+def integer(value: object, name: str, low: int | None = None, high: int | None = None) -> int:
+    """An integer (numpy's too, bools not) in ``[low, high]``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{name} must be an integer, got {_short(value)}")
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise InputError(f"{name} must be an integer in {bounds}, got {v}")
     return v
 
 

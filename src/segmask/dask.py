@@ -25,7 +25,7 @@ from typing import Any
 
 from .coco import CocoWriter
 from .datasets import WriteReport
-from .errors import InputError
+from .errors import InputError, MissingDependencyError
 from .pipeline import Failure, coco_file, response_files
 from .rules import Rule
 
@@ -36,7 +36,7 @@ def _bag_module() -> Any:
     try:
         import dask.bag as db
     except ImportError:
-        raise InputError("segmask.dask needs Dask: pip install 'segmask[dask]'") from None
+        raise MissingDependencyError("segmask.dask needs Dask: pip install 'segmask[dask]'") from None
     return db
 
 

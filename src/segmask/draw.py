@@ -14,12 +14,24 @@ from .predictions import Predictions
 
 __all__ = ["draw"]
 
-# Distinct BGR colours, picked by class.
+# Distinct BGR colours, picked by class: the ten of Tableau's (matplotlib's "tab10"),
+# whose first five (blue, orange, green, red, purple) differ in hue by 29 degrees or more.
 _PALETTE = np.array(
-    [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207),
-     (10, 249, 72), (23, 204, 146), (134, 219, 61), (211, 188, 0), (209, 99, 0)],
+    [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
+     (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23)],
     dtype=np.uint8,
 )  # fmt: skip
+_FONT, _SCALE, _THICKNESS = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
+
+
+def _label(out: NDArray[np.uint8], text: str, x: int, y: int, colour: NDArray[np.uint8]) -> None:
+    """``text`` on a box of ``colour`` just above ``(x, y)`` (below the image's top edge), in black or white."""
+    (tw, th), base = cv2.getTextSize(text, _FONT, _SCALE, _THICKNESS)
+    top = max(y - th - base - 2, 0)
+    cv2.rectangle(out, (x, top), (x + tw + 2, top + th + base + 2), colour.tolist(), cv2.FILLED)
+    b, g, r = (int(c) for c in colour)
+    ink = (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)
+    cv2.putText(out, text, (x + 1, top + th + 1), _FONT, _SCALE, ink, _THICKNESS, cv2.LINE_AA)
 
 
 def draw(
@@ -39,7 +51,8 @@ def draw(
         Predictions are coloured by class and labelled ``"class 0.93"``;
         Masks by index.
     labels : bool or sequence of str
-        Write a label above each mask (your own texts, or the default ones).
+        Write a label above each mask (your own texts, or the default ones),
+        on a box of the mask's colour.
     alpha : float in [0, 1]
         Opacity of the fill.
     outline : bool
@@ -51,7 +64,7 @@ def draw(
     >>> m = Masks.from_dense(np.pad(np.ones((1, 4, 4), bool), ((0, 0), (2, 2), (2, 2))))
     >>> out = draw(img, m, labels=False, outline=False)
     >>> out[4, 4].tolist(), out[0, 0].tolist()
-    ([25, 25, 114], [0, 0, 0])
+    ([81, 53, 13], [0, 0, 0])
     """
     if isinstance(masks, Predictions):
         preds = masks
@@ -85,6 +98,5 @@ def draw(
             contours, _ = cv2.findContours(pixels.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(out, contours, -1, colour.tolist(), 1, offset=(x, y))
         if texts:
-            cv2.putText(out, texts[i], (x, max(y - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour.tolist(), 1,
-                        cv2.LINE_AA)  # fmt: skip
+            _label(out, texts[i], x, y, colour)
     return out

@@ -10,6 +10,7 @@ bad input are also :class:`ValueError`, so ``except ValueError`` keeps working::
     │   ├── RLEError                    a COCO RLE: bad size, bad counts string, wrong sum
     │   ├── ImageError                  an image to send: missing file, bad array
     │   └── ResponseFormatError         an API response or JSON file, with the JSON path
+    ├── MissingDependencyError (ImportError)  an optional package this call needs is not installed
     └── APIError                        the inference API refused, failed or was not reached
         ├── AuthError                   401/403: bad key, no access, or an exhausted quota
         ├── ModelNotFoundError          404: no such model or version
@@ -39,6 +40,7 @@ __all__ = [
     "ImageError",
     "InputError",
     "MaskError",
+    "MissingDependencyError",
     "ModelNotFoundError",
     "PolygonError",
     "RLEError",
@@ -56,6 +58,10 @@ class SegmaskError(Exception):
 
 class InputError(SegmaskError, ValueError):
     """An argument has a value segmask cannot use."""
+
+
+class MissingDependencyError(SegmaskError, ImportError):
+    """An optional package this call needs is not installed; the message says how to install it."""
 
 
 class PolygonError(InputError):

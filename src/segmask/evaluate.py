@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _validate, response
 from .coco import dataset_dict, results_list
-from .errors import InputError, ResponseFormatError
+from .errors import InputError, MissingDependencyError, ResponseFormatError
 from .predictions import Predictions
 
 __all__ = ["METRICS", "evaluate"]
@@ -210,5 +210,7 @@ def _backend(name: str) -> tuple[Any, Any]:
         from faster_coco_eval import COCO as FastCOCO
         from faster_coco_eval import COCOeval_faster
     except ImportError:
-        raise InputError("backend='faster_coco_eval' needs the package: pip install faster-coco-eval") from None
+        raise MissingDependencyError(
+            "backend='faster_coco_eval' needs the package: pip install faster-coco-eval"
+        ) from None
     return FastCOCO, COCOeval_faster

@@ -24,7 +24,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate, geometry, response
-from .boxes import convert_boxes
+from .boxes import BoxFormat, convert_boxes
 from .errors import InputError, MaskError
 from .masks import Masks, from_kernel, select
 from .raster import rasterize, rings_to_masks
@@ -155,6 +155,127 @@ class Predictions:
             if where:
                 raise type(exc)(f"{where}{exc}") from None
             raise
+
+    @classmethod
+    def from_masks(
+        cls,
+        masks: Masks,
+        *,
+        confidence: ArrayLike,
+        class_name: Sequence[str] | ArrayLike,
+        class_id: ArrayLike | None = None,
+        boxes: ArrayLike | None = None,
+        format: BoxFormat = "xywh",
+        detection_id: Sequence[str | None] | None = None,
+    ) -> Predictions:
+        """Predictions whose shapes are these masks, exactly (each held as the API's RLE variant).
+
+        Parameters
+        ----------
+        masks : Masks
+            N masks; their image size is the predictions'.
+        confidence : (N,) float in [0, 1]
+        class_name : (N,) str
+        class_id : (N,) int, optional
+            -1 where absent (the default).
+        boxes : (N, 4), optional
+            In ``format``; default the masks' own boxes (an empty mask: a box of size 0).
+        format : {"xywh", "xyxy", "cxcywh"}
+        detection_id : (N,) str or None, optional
+
+        Examples
+        --------
+        >>> m = Masks.from_dense(np.pad(np.ones((1, 2, 3), bool), ((0, 0), (1, 1), (1, 1))))
+        >>> p = Predictions.from_masks(m, confidence=[0.9], class_name=["cat"])
+        >>> p.xyxy.tolist(), p.to_dict()["predictions"][0]["rle"]
+        ([[1.0, 1.0, 4.0, 3.0]], {'size': [4, 5], 'counts': '5220003'})
+        """
+        if not isinstance(masks, Masks):
+            raise InputError(f"masks must be Masks, got {type(masks).__name__}")
+        n = len(masks)
+        conf = _validate.scores(confidence, n, "confidence")
+        bad = np.flatnonzero((conf < 0) | (conf > 1))
+        if bad.size:
+            raise InputError(f"confidence[{int(bad[0])}] is {conf[bad[0]]}, expected a value in [0, 1]")
+        names = np.asarray(class_name)
+        if names.shape != (n,) or (n and names.dtype.kind not in "UO"):
+            raise InputError(f"class_name must be {n} strings, got shape {names.shape} of {names.dtype}")
+        if n and not all(isinstance(c, str) for c in names.tolist()):
+            raise InputError("class_name must hold strings only")
+        ids = np.full(n, -1, np.int64) if class_id is None else _validate.integers(class_id, n, "class_id")
+        cxcywh = convert_boxes(masks.boxes if boxes is None else boxes, source="xywh" if boxes is None else format,
+                               target="cxcywh")  # fmt: skip
+        if len(cxcywh) != n:
+            raise InputError(f"boxes must be {n} boxes, one per mask, got {len(cxcywh)}")
+        det = [None] * n if detection_id is None else list(detection_id)
+        if len(det) != n or not all(d is None or isinstance(d, str) for d in det):
+            raise InputError(f"detection_id must be {n} strings or None")
+        runs = masks.runs
+        size = masks.image_size
+        rles = tuple(
+            ("rle", rle, size, runs.counts[runs.offsets[i] : runs.offsets[i + 1]])
+            for i, rle in enumerate(masks.to_rle())
+        )
+        return cls._build(
+            image_size=size,
+            cxcywh=cxcywh,
+            confidence=conf,
+            class_name=names.astype(str) if n else np.zeros(0, dtype=str),
+            class_id=ids,
+            detection_id=np.array(det, dtype=object),
+            coords=np.zeros((0, 2), np.float64),
+            offsets=np.zeros(n + 1, np.int64),
+            has_points=np.zeros(n, bool),
+            rles=rles,
+            extras=(None,) * n,
+            meta={},
+        )
+
+    def to_supervision(
+        self, image_size: tuple[int, int] | None = None, *, rule: Rule | None = None, compact: bool | None = None
+    ) -> Any:
+        """supervision's ``Detections``: the same masks, boxes (``xyxy``), confidences, class ids and names.
+
+        Parameters
+        ----------
+        image_size : (height, width), optional
+            Needed when the response had no ``image``.
+        rule : {"contour", "coco"}, optional
+            How polygons are filled (default :attr:`rule`; supervision's own
+            ``polygon_to_mask`` is the contour rule).
+        compact : bool, optional
+            Masks as supervision's ``CompactMask`` (crops, no full-size array)
+            or dense ``(N, H, W)`` bool; by default compact where the
+            installed supervision has it.
+
+        Raises
+        ------
+        MissingDependencyError
+            supervision is not installed (``pip install 'segmask[supervision]'``).
+
+        See Also
+        --------
+        from_supervision : the other way.
+        """
+        from ._supervision import to_supervision
+
+        return to_supervision(self, image_size, rule, compact)
+
+    @classmethod
+    def from_supervision(cls, detections: Any, image_size: tuple[int, int] | None = None) -> Predictions:
+        """Predictions from supervision's ``Detections``, masks exact (held as RLE).
+
+        Class names come from ``data["class_name"]`` (else the class ids as
+        text); a missing confidence reads as 1.0. ``image_size`` is needed only
+        when the detections have no masks.
+
+        See Also
+        --------
+        to_supervision : the other way.
+        """
+        from ._supervision import from_supervision
+
+        return from_supervision(cls, detections, image_size)
 
     def to_dict(self) -> dict[str, Any]:
         """The response in the API's JSON shape again; nothing parsed is lost.

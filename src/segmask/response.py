@@ -110,11 +110,10 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
     """
     from .predictions import Predictions
 
-    top, obj = obj, _unwrap(obj, key, root)
-    if obj is not top:
+    obj, output = _unwrap(obj, key, root)
+    if output is not None:
         split = None  # the points were read from the top level, not from a Workflows output
-    if key is not None:
-        root = f"{root}{key}."
+        root = f"{root}{output}."
     preds = obj.get("predictions")
     if not isinstance(preds, list):
         raise ResponseFormatError(f"{root}predictions is {_kind(preds)}, expected a list of predictions")
@@ -145,8 +144,8 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
     )
 
 
-def _unwrap(obj: Any, key: str | None, root: str) -> dict[str, Any]:
-    """The response itself: ``obj``, or the one response among the outputs of a Workflows result."""
+def _unwrap(obj: Any, key: str | None, root: str) -> tuple[dict[str, Any], str | None]:
+    """The response itself and the Workflows output it is under (None: ``obj`` is the response)."""
     if isinstance(obj, list):
         raise ResponseFormatError(
             f"{root or 'the input '}is a list of {len(obj)} items, not one response: parse each with "
@@ -160,14 +159,14 @@ def _unwrap(obj: Any, key: str | None, root: str) -> dict[str, Any]:
         inner = obj[key]
         if not isinstance(inner, dict):
             raise ResponseFormatError(f"{root}{key} is {_kind(inner)}, expected a response object")
-        return inner
+        return inner, key
     if "predictions" in obj:
-        return obj
+        return obj, None
     outputs = [k for k, v in obj.items() if isinstance(v, dict) and isinstance(v.get("predictions"), list)]
     if len(outputs) == 1:
         inner = obj[outputs[0]]
         assert isinstance(inner, dict)
-        return inner
+        return inner, outputs[0]
     if len(outputs) > 1:
         raise ResponseFormatError(
             f"{root}holds {len(outputs)} responses ({', '.join(outputs)}): pass key= to say which"
