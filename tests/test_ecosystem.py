@@ -100,13 +100,16 @@ def test_the_roboflow_package_predict_gives_segmask_s_masks(monkeypatch: pytest.
 
 def test_inference_sdk_v0_infer_gives_segmask_s_masks() -> None:
     pytest.importorskip("inference_sdk", reason="in the clients extra: it needs opencv-python and numpy < 2.4")
-    from inference_sdk import InferenceHTTPClient
+    from inference_sdk import InferenceConfiguration, InferenceHTTPClient
 
     with FakeRoboflowServer(api_keys={KEY}) as server:
         client = InferenceHTTPClient(api_url=server.url, api_key=KEY).select_api_v0()
+        # The key as a Bearer header, as inference-sdk recommends: out of every URL.
+        client.configure(InferenceConfiguration(api_key_transport="header"))
         result = client.infer(str(sample_image_path()), model_id="shapes/1")
         sent = server.requests[-1]
         assert sent.headers["Content-Type"] == "application/json"
+        assert sent.headers["Authorization"] == f"Bearer {KEY}" and "api_key" not in sent.query
         ours = sm.RoboflowClient(api_key=KEY, api_url=server.url, retries=0).infer(
             base64.b64decode(sent.body), "shapes/1"
         )

@@ -39,6 +39,7 @@ from .png import from_png, to_png
 from .predictions import Predictions
 from .raster import rasterize
 from .rules import RULES
+from .tiling import merge_tiles, tiles
 from .tracing import coco_polygons, masks_to_polygons
 from .yolo import from_yolo, to_yolo
 
@@ -85,11 +86,13 @@ __all__ = [
     "from_yolo",
     "iou",
     "masks_to_polygons",
+    "merge_tiles",
     "nms",
     "polygon_area",
     "rasterize",
     "repair",
     "simplify",
+    "tiles",
     "to_coco",
     "to_coco_results",
     "to_png",

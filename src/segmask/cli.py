@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -114,13 +114,25 @@ def cmd_fetch(args: argparse.Namespace) -> None:
     targets = output_paths(images, out, lambda rel: f"{rel}.json")
     client = RoboflowClient(api_url=args.api_url, retries=args.retries, timeout=(min(10.0, args.timeout), args.timeout),
                             max_connections=max(args.workers, 1), key_in=args.key_in)  # fmt: skip
-    params: dict[str, str | int | float | bool] = {}
+    params: dict[str, Any] = {}
     if args.max_detections is not None:
         params["max_detections"] = args.max_detections
-    results = client.infer_many(
-        images, args.model, workers=args.workers, progress=not args.no_progress,
-        confidence=args.confidence, overlap=args.overlap, **params,
-    )  # fmt: skip
+    results: list[Any]
+    if args.tile is None:
+        results = client.infer_many(
+            images, args.model, workers=args.workers, progress=not args.no_progress,
+            confidence=args.confidence, overlap=args.overlap, **params,
+        )  # fmt: skip
+    else:  # image by image, its tiles in parallel
+        results = []
+        for image in tqdm(images, unit="image", disable=args.no_progress, desc=f"segmask {args.model} (tiled)"):
+            try:
+                results.append(client.infer_sliced(
+                    image, args.model, tile=args.tile, tile_overlap=args.tile_overlap, workers=args.workers,
+                    errors="raise", confidence=args.confidence, overlap=args.overlap, **params,
+                ))  # fmt: skip
+            except SegmaskError as error:
+                results.append(error)
     failures = []
     for image, target, result in zip(images, targets, results, strict=True):
         if isinstance(result, Exception):
@@ -360,6 +372,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=float, default=0.4, help="a fraction in [0, 1] (default 0.4)")
     p.add_argument("--overlap", type=float, default=0.3, help="a fraction in [0, 1] (default 0.3)")
     p.add_argument("--max-detections", type=_positive_int, default=None)
+    p.add_argument(
+        "--tile", type=_positive_int, default=None,
+        help="cut each image into overlapping tiles of this size, call per tile, merge (for large images)",
+    )  # fmt: skip
+    p.add_argument("--tile-overlap", type=float, default=0.2, help="the share neighbouring tiles cover (default 0.2)")
     p.add_argument("--api-url", default="https://serverless.roboflow.com")
     p.add_argument(
         "--key-in",

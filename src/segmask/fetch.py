@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, overload
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
+from . import _validate
 from ._http import Reply, Transport, TransportError
 from ._io import atomic_write
 from ._version import __version__ as _version
@@ -60,6 +61,7 @@ from .errors import (
     ImageError,
     InputError,
     ResponseFormatError,
+    SegmaskError,
     status_error,
 )
 from .predictions import Predictions
@@ -337,6 +339,117 @@ class RoboflowClient:
         query = self._query(model, confidence, overlap, params)
         return self._map(lambda image: self._infer(image, model, query), images, workers, progress, model)
 
+    @overload
+    def infer_sliced(
+        self,
+        image: ImageInput,
+        model: str,
+        *,
+        tile: int | tuple[int, int] = ...,
+        tile_overlap: float = ...,
+        iou_threshold: float = ...,
+        workers: int = ...,
+        progress: bool = ...,
+        errors: Literal["raise"] = ...,
+        confidence: float = ...,
+        overlap: float = ...,
+        **params: str | int | float | bool,
+    ) -> Predictions: ...
+
+    @overload
+    def infer_sliced(
+        self,
+        image: ImageInput,
+        model: str,
+        *,
+        tile: int | tuple[int, int] = ...,
+        tile_overlap: float = ...,
+        iou_threshold: float = ...,
+        workers: int = ...,
+        progress: bool = ...,
+        errors: Literal["keep"],
+        confidence: float = ...,
+        overlap: float = ...,
+        **params: str | int | float | bool,
+    ) -> tuple[Predictions, dict[tuple[int, int, int, int], Exception]]: ...
+
+    def infer_sliced(
+        self,
+        image: ImageInput,
+        model: str,
+        *,
+        tile: int | tuple[int, int] = 640,
+        tile_overlap: float = 0.2,
+        iou_threshold: float = 0.5,
+        workers: int = 8,
+        progress: bool = False,
+        errors: Literal["raise", "keep"] = "raise",
+        confidence: float = 0.4,
+        overlap: float = 0.3,
+        **params: str | int | float | bool,
+    ) -> Predictions | tuple[Predictions, dict[tuple[int, int, int, int], Exception]]:
+        """Run ``model`` on overlapping tiles of a large image and merge them into one answer.
+
+        The image (a path, bytes or a uint8 array; not a URL) is decoded once
+        and cut into the windows of :func:`segmask.tiles`; each tile goes as a
+        PNG (lossless: the model sees the image's own pixels) through the
+        machinery of :meth:`infer_many` (retries, cache, ``workers`` in
+        flight); :func:`segmask.merge_tiles` joins the answers.
+
+        Parameters
+        ----------
+        image : path, bytes or numpy array
+        model : str
+        tile, tile_overlap : int or (height, width), float in [0, 1)
+            The windows, as :func:`segmask.tiles` takes them.
+        iou_threshold : float in (0, 1]
+            When two tiles' predictions are one object (see :func:`segmask.merge_tiles`).
+        workers, progress
+            As :meth:`infer_many`.
+        errors : {"raise", "keep"}
+            A failed tile raises after the others finish, its message naming
+            the window; ``"keep"`` returns ``(merged, {window: exception})``
+            instead, merged from the tiles that answered.
+        confidence, overlap, **params
+            As :meth:`infer`, for every tile.
+
+        Examples
+        --------
+        >>> from segmask.testing import FakeRoboflowServer, sample_image_path
+        >>> with FakeRoboflowServer(api_keys={"my-key"}) as server:
+        ...     client = RoboflowClient(api_key="my-key", api_url=server.url, retries=0)
+        ...     whole = client.infer(sample_image_path(), "shapes/1")
+        ...     sliced = client.infer_sliced(sample_image_path(), "shapes/1", tile=200)
+        ...     tiles_sent = server.count - 1
+        >>> tiles_sent, len(sliced), sorted(sliced.masks().area) == sorted(whole.masks().area)
+        (6, 5, True)
+        """
+        from .tiling import merge_tiles, tiles
+
+        errors = _validate.choice("errors", errors, ("raise", "keep"))  # type: ignore[assignment]
+        query = self._query(model, confidence, overlap, params)
+        if isinstance(image, str) and image.startswith(("http://", "https://")):
+            raise InputError("infer_sliced cuts the image itself: pass a path, bytes or an array, not a URL")
+        pixels = _decoded(image)
+        size = (int(pixels.shape[0]), int(pixels.shape[1]))
+        windows = tiles(size, tile=tile, overlap=tile_overlap)
+
+        def call(window: list[int]) -> Predictions:
+            x, y, w, h = window
+            return self._infer(_encode_png(pixels[y : y + h, x : x + w]), model, query)
+
+        results = self._map(call, windows.tolist(), workers, progress, model)
+        failed = {tuple(windows[i].tolist()): r for i, r in enumerate(results) if isinstance(r, Exception)}
+        if failed and errors == "raise":
+            window, exc = next(iter(failed.items()))
+            raise _at_window(exc, window, len(failed), len(windows))
+        answers = [r for r in results if not isinstance(r, Exception)]
+        ok = [not isinstance(r, Exception) for r in results]
+        merged = merge_tiles(answers, windows[ok], size, iou_threshold=iou_threshold)
+        if errors == "keep":
+            return merged, failed
+        return merged
+
     # --- the steps ---------------------------------------------------------------
 
     def _map(
@@ -606,6 +719,35 @@ def _fraction(name: str, value: object) -> str:
     return f"{max(v * 100, 1.0):g}"
 
 
+def _decoded(image: object) -> NDArray[np.uint8]:
+    """An image decoded once, as BGR or gray uint8 (a path or bytes through OpenCV, an array checked)."""
+    if isinstance(image, np.ndarray):
+        _encode_check(image)
+        return image
+    raw = _image_bytes(image)
+    pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ImageError("OpenCV cannot decode the image (not an image file, or over its pixel limit)")
+    return np.asarray(pixels if pixels.dtype == np.uint8 else cv2.convertScaleAbs(pixels, alpha=255 / 65535))
+
+
+def _encode_png(pixels: NDArray[np.uint8]) -> bytes:
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(pixels), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image of these shapes
+        raise ImageError(f"OpenCV could not encode a tile of shape {pixels.shape}")
+    return bytes(buf.tobytes())
+
+
+def _at_window(exc: Exception, window: tuple[int, ...], failed: int, total: int) -> Exception:
+    """The exception of a failed tile, its message naming the window (same class, same fields)."""
+    where = f"tile (x, y, w, h) = {window} ({failed} of {total} tiles failed): {exc}"
+    if isinstance(exc, APIError):
+        return type(exc)(where, status=exc.status, model=exc.model)
+    if isinstance(exc, SegmaskError):
+        return type(exc)(where)
+    return exc
+
+
 def _image_bytes(image: object) -> bytes:
     if isinstance(image, np.ndarray):
         return _encode_array(image)
@@ -648,16 +790,20 @@ def _read_image_file(path: Path) -> bytes:
 
 
 def _encode_array(image: NDArray[Any]) -> bytes:
+    _encode_check(image)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image of these shapes
+        raise ImageError(f"OpenCV could not encode the image array of shape {image.shape}")
+    return bytes(buf.tobytes())
+
+
+def _encode_check(image: NDArray[Any]) -> None:
     if image.dtype != np.uint8:
         raise ImageError(f"an image array must be uint8 (BGR as OpenCV reads it), got {image.dtype}")
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))) or 0 in image.shape:
         raise ImageError(f"an image array must be (H, W), (H, W, 3) BGR or (H, W, 4) BGRA, got shape {image.shape}")
     if max(image.shape[:2]) > 65500:  # the most a JPEG holds
         raise ImageError(f"an image array of shape {image.shape} is too large for a JPEG (65500 px a side)")
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image of these shapes
-        raise ImageError(f"OpenCV could not encode the image array of shape {image.shape}")
-    return bytes(buf.tobytes())
 
 
 def _server_message(reply: Reply) -> str:

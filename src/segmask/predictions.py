@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from . import _validate, geometry, response
+from . import _validate, geometry, limits, response
 from .boxes import BoxFormat, convert_boxes
 from .errors import InputError, MaskError
 from .masks import Masks, from_kernel, select
@@ -395,6 +395,106 @@ class Predictions:
             meta=self._meta,
             shapes=tuple(self._shapes[i] for i in picks) if self._shapes is not None else None,
             rule=self.rule,
+        )
+
+    def translate(self, dx: int, dy: int, image_size: tuple[int, int] | None = None) -> Predictions:
+        """The predictions moved by ``(dx, dy)`` pixels, onto an image of ``image_size`` (default: the same).
+
+        Boxes and polygons move as they are; RLE masks move on their runs,
+        cut to the new image. Placing a tile's predictions in the whole image:
+        ``tile_preds.translate(x0, y0, (H, W))``.
+
+        Examples
+        --------
+        >>> p = Predictions.from_response({"image": {"width": 4, "height": 4}, "predictions": [
+        ...     {"x": 2, "y": 2, "width": 2, "height": 2, "class": "a", "confidence": 0.9,
+        ...      "points": [{"x": 1, "y": 1}, {"x": 3, "y": 1}, {"x": 3, "y": 3}]}]})
+        >>> q = p.translate(10, 20, (40, 30))
+        >>> q.image_size, q.xyxy.tolist(), q.polygons[0][0].tolist()
+        ((40, 30), [[11.0, 21.0, 13.0, 23.0]], [11.0, 21.0])
+        """
+        far = int(limits.MAX_COORD)
+        dx = _validate.integer(dx, "dx", -far, far)
+        dy = _validate.integer(dy, "dy", -far, far)
+        size = self.image_size if image_size is None else _validate.image_size(image_size)
+        shift = np.array([dx, dy], np.float64)
+        cxcywh = self.cxcywh.copy()
+        cxcywh[:, :2] += shift
+        shapes = None
+        if self._shapes is not None:
+            shapes = tuple(
+                None if g is None else shapely.transform(g, lambda c: c + shift) if isinstance(g, shapely.Geometry)
+                else _readonly(g + shift)
+                for g in self._shapes
+            )  # fmt: skip
+        rles = list(self._rles)
+        picks = [i for i, r in enumerate(rles) if r is not None]
+        if picks:
+            sizes = {rles[i][2] for i in picks}
+            if len(sizes) > 1 or (size is None and dx | dy):
+                raise MaskError("translate needs one image size for the RLE masks: pass image_size=(height, width)")
+            [own] = sizes
+            counts = [rles[i][3] for i in picks]
+            offsets = np.zeros(len(picks) + 1, np.int64)
+            np.cumsum([len(c) for c in counts], out=offsets[1:])
+            moved = from_kernel(own, np.concatenate(counts), offsets).translate(dx, dy, size or own)
+            runs = moved.runs
+            for j, (i, rle) in enumerate(zip(picks, moved.to_rle(), strict=True)):
+                rles[i] = (rles[i][0], rle, moved.image_size, runs.counts[runs.offsets[j] : runs.offsets[j + 1]])
+        return dataclasses.replace(
+            self,
+            image_size=size,
+            cxcywh=_readonly(cxcywh),
+            _coords=_readonly(self._coords + shift),
+            _shapes=shapes,
+            _rles=tuple(rles),
+            _meta=copy.deepcopy(self._meta),
+        )
+
+    @staticmethod
+    def concatenate(parts: Sequence[Predictions]) -> Predictions:
+        """One ``Predictions`` from several of the same image, in order (``meta`` from the first).
+
+        Examples
+        --------
+        >>> a = Predictions.from_response({"image": {"width": 8, "height": 8}, "predictions": [
+        ...     {"x": 2, "y": 2, "width": 2, "height": 2, "class": "a", "confidence": 0.9}]})
+        >>> len(Predictions.concatenate([a, a[:0], a])), Predictions.concatenate([a, a]).class_name.tolist()
+        (2, ['a', 'a'])
+        """
+        if not isinstance(parts, Sequence) or not parts:
+            raise InputError("concatenate needs a non-empty list of Predictions")
+        for i, p in enumerate(parts):
+            if not isinstance(p, Predictions):
+                raise InputError(f"parts[{i}] is {type(p).__name__}, not Predictions")
+        sizes = {p.image_size for p in parts}
+        if len(sizes) > 1:
+            raise InputError(f"the parts are of different images: sizes {sorted(sizes, key=str)}")
+        rules = {p.rule for p in parts}
+        if len(rules) > 1:
+            raise InputError("the parts fill their polygons by different rules: give them one with with_polygons")
+        shapes = None
+        if any(p._shapes is not None for p in parts):
+            shapes = tuple(s for p in parts for s in p.polygons)
+        lengths = np.concatenate([np.diff(p._point_offsets) for p in parts])
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        first = parts[0]
+        return Predictions._build(
+            image_size=first.image_size,
+            cxcywh=np.concatenate([p.cxcywh for p in parts]),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            class_name=np.concatenate([p.class_name for p in parts]).astype(str),
+            class_id=np.concatenate([p.class_id for p in parts]),
+            detection_id=np.concatenate([p.detection_id for p in parts]),
+            coords=np.concatenate([p._coords for p in parts]),
+            offsets=offsets,
+            has_points=np.concatenate([p._has_points for p in parts]),
+            rles=tuple(r for p in parts for r in p._rles),
+            extras=tuple(e for p in parts for e in p._extras),
+            meta=first._meta,
+            shapes=shapes,
+            rule=first.rule,
         )
 
     def filter(self, *, min_confidence: float | None = None, classes: Sequence[str] | None = None) -> Predictions:

@@ -1,0 +1,272 @@
+"""Sliced inference for large images: the windows, and one answer for the whole image from the tiles'.
+
+A model that resizes its input (the hosted API does, often to 640 px) loses
+small objects on a large image. Cut the image into overlapping windows
+(:func:`tiles`), run the model on each, and :func:`merge_tiles` makes one
+:class:`Predictions` of the whole image:
+
+* each tile's predictions are filled at the tile's size (by their own rule)
+  and placed at the window's offset, on the runs: never a full-size dense
+  mask;
+* two predictions of one class from two tiles are one object when their
+  masks agree on the pixels the two windows share: the IoU of the masks cut
+  to the windows' intersection is at least ``iou_threshold``. That is exact
+  where a model sees the same pixels the same way, and it keeps apart
+  neighbours that merely touch a border (they share no pixel there);
+* objects chain through any number of tiles; an object's mask is the exact
+  union of its fragments (:meth:`Masks.merge`), its box the box of those
+  pixels; its class id, detection id and confidence are those of its best
+  fragment: the most confident among those seen whole (not cut by an inner
+  edge of their tile), else among all. A fragment cut by a tile's edge never
+  wins over the object seen whole.
+
+Merged objects may have several parts or holes: they are held as the API's
+RLE variant, exact in :meth:`Predictions.to_dict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _validate
+from .errors import InputError
+from .iou import iou
+from .masks import Masks
+from .predictions import Predictions
+
+__all__ = ["merge_tiles", "tiles"]
+
+
+def tiles(image_size: tuple[int, int], *, tile: int | tuple[int, int] = 640, overlap: float = 0.2) -> NDArray[np.int64]:
+    """The windows ``(x, y, w, h)`` that cover an image, row by row.
+
+    Parameters
+    ----------
+    image_size : (height, width)
+    tile : int or (height, width)
+        The window's size; a side longer than the image is cut to it.
+    overlap : float in [0, 1)
+        The share of a window its neighbour covers too: the stride is
+        ``tile - round(tile * overlap)`` (at least 1). The last row and column
+        are flush with the image's edge (they may overlap more).
+
+    Returns
+    -------
+    (K, 4) int64
+        ``x, y, w, h`` of each window, rows top to bottom, each left to right.
+
+    Examples
+    --------
+    >>> tiles((720, 960), tile=640, overlap=0.2).tolist()
+    [[0, 0, 640, 640], [320, 0, 640, 640], [0, 80, 640, 640], [320, 80, 640, 640]]
+    >>> tiles((100, 100), tile=640).tolist()
+    [[0, 0, 100, 100]]
+    """
+    h, w = _validate.image_size(image_size)
+    th, tw = _tile_size(tile)
+    share = _validate.number(overlap, "overlap", 0.0, 1.0)
+    if share >= 1:
+        raise InputError(f"overlap must be below 1, got {overlap!r}")
+    ys = _starts(h, th, share)
+    xs = _starts(w, tw, share)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    out = np.empty((grid_y.size, 4), np.int64)
+    out[:, 0], out[:, 1] = grid_x.ravel(), grid_y.ravel()
+    out[:, 2], out[:, 3] = min(tw, w), min(th, h)
+    return out
+
+
+def _tile_size(tile: object) -> tuple[int, int]:
+    if isinstance(tile, tuple | list):
+        if len(tile) != 2:
+            raise InputError(f"tile must be a size or (height, width), got {tile!r}")
+        return _validate.integer(tile[0], "tile", 1), _validate.integer(tile[1], "tile", 1)
+    side = _validate.integer(tile, "tile", 1)
+    return side, side
+
+
+def _starts(length: int, size: int, share: float) -> NDArray[np.int64]:
+    if length <= size:
+        return np.zeros(1, np.int64)
+    stride = max(size - round(size * share), 1)
+    starts = np.arange(0, length - size, stride, dtype=np.int64)
+    return np.append(starts, length - size)
+
+
+def merge_tiles(
+    parts: Sequence[Predictions],
+    windows: ArrayLike,
+    image_size: tuple[int, int],
+    *,
+    iou_threshold: float = 0.5,
+) -> Predictions:
+    """One :class:`Predictions` for the whole image from each window's predictions.
+
+    Parameters
+    ----------
+    parts : sequence of Predictions
+        Per window, the model's predictions on that window's pixels, in the
+        window's coordinates (as the API answers a tile).
+    windows : (K, 4) int
+        ``x, y, w, h`` of each window in the image (as :func:`tiles` gives).
+    image_size : (height, width)
+        The whole image.
+    iou_threshold : float in (0, 1]
+        Two predictions of one class from two windows are one object when the
+        IoU of their masks on the windows' shared pixels is at least this.
+
+    Returns
+    -------
+    Predictions
+        One per object, in the order of their first fragment; masks held as
+        RLE. A prediction without a mask matches nothing: it is kept, with its
+        box and an empty mask.
+
+    See Also
+    --------
+    tiles : the windows.
+    RoboflowClient.infer_sliced : tiles, calls and this merge in one.
+
+    Examples
+    --------
+    >>> bar = {"x": 0, "y": 0, "width": 0, "height": 0, "class": "bar", "confidence": 0.9}
+    >>> def part(x0, x1):  # a bar from x0 to x1 on rows 2..4 of a 6 x 6 window
+    ...     pts = [{"x": x0, "y": 2}, {"x": x1, "y": 2}, {"x": x1, "y": 4}, {"x": x0, "y": 4}]
+    ...     return Predictions.from_response({"image": {"width": 6, "height": 6},
+    ...                                       "predictions": [{**bar, "points": pts}]})
+    >>> merged = merge_tiles([part(1, 5), part(0, 4)], [[0, 0, 6, 6], [4, 0, 6, 6]], (6, 10))
+    >>> len(merged), merged.masks().area.tolist(), merged.xyxy.tolist()
+    (1, [24], [[1.0, 2.0, 9.0, 5.0]])
+    """
+    size = _validate.image_size(image_size)
+    boxes = _windows(windows, size)
+    threshold = _validate.number(iou_threshold, "iou_threshold", 0.0, 1.0)
+    if threshold <= 0:
+        raise InputError("iou_threshold must be above 0: at 0, objects that share no pixel would merge")
+    if not isinstance(parts, Sequence) or len(parts) != len(boxes):
+        raise InputError(f"parts must be {len(boxes)} Predictions, one per window")
+    placed, cut = [], []
+    for k, (p, (x, y, w, h)) in enumerate(zip(parts, boxes.tolist(), strict=True)):
+        if not isinstance(p, Predictions):
+            raise InputError(f"parts[{k}] is {type(p).__name__}, not Predictions")
+        if p.image_size is not None and p.image_size != (h, w):
+            raise InputError(f"parts[{k}] is of an image of {p.image_size}, but window {k} is {(h, w)}")
+        masks = p.masks((h, w))
+        placed.append(masks.translate(x, y, size))
+        cut.append(_cut_by_inner_edge(masks.boxes, (x, y, w, h), size))
+    all_masks = Masks.concatenate(placed) if placed else Masks.empty(size)
+    every = Predictions.concatenate(
+        [p.translate(x, y, size) for p, (x, y, _, _) in zip(parts, boxes.tolist(), strict=True)]
+    )
+    edge_cut = np.concatenate(cut)
+    starts = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum([len(p) for p in parts], out=starts[1:])
+    groups = _UnionFind(len(every))
+    for a, b in _neighbours(boxes):
+        shared = _intersection(boxes[a], boxes[b])
+        ia, ib = np.arange(starts[a], starts[a + 1]), np.arange(starts[b], starts[b + 1])
+        if not ia.size or not ib.size:
+            continue
+        sx, sy, sw, sh = shared.tolist()
+        here_a = all_masks[ia].translate(-sx, -sy, (sh, sw))
+        here_b = all_masks[ib].translate(-sx, -sy, (sh, sw))
+        overlap = iou(here_a, here_b)
+        same_class = every.class_name[ia][:, None] == every.class_name[ib][None, :]
+        for i, j in zip(*np.nonzero((overlap >= threshold) & same_class), strict=True):
+            groups.join(int(ia[i]), int(ib[j]))
+    return _merged(every, all_masks, groups.labels(), edge_cut)
+
+
+def _windows(windows: ArrayLike, size: tuple[int, int]) -> NDArray[np.int64]:
+    arr = np.asarray(windows)
+    if arr.ndim != 2 or arr.shape[1] != 4 or (arr.size and arr.dtype.kind not in "iu"):
+        raise InputError(f"windows must be (K, 4) integers x, y, w, h, got shape {arr.shape} of {arr.dtype}")
+    out = arr.astype(np.int64)
+    h, w = size
+    bad = np.flatnonzero((out[:, 0] < 0) | (out[:, 1] < 0) | (out[:, 2] < 1) | (out[:, 3] < 1)
+                         | (out[:, 0] + out[:, 2] > w) | (out[:, 1] + out[:, 3] > h))  # fmt: skip
+    if bad.size:
+        raise InputError(f"windows[{int(bad[0])}] = {out[bad[0]].tolist()} is not inside the image of {size}")
+    return out
+
+
+def _cut_by_inner_edge(
+    boxes: NDArray[np.int64], window: tuple[int, int, int, int], size: tuple[int, int]
+) -> NDArray[np.bool_]:
+    """Masks that touch an edge of their window that is not the image's edge (they may go on beyond it)."""
+    x, y, w, h = window
+    big, wide = size
+    bx, by, bw, bh = boxes.T
+    touching = (bw > 0) & (
+        ((bx == 0) & (x > 0))
+        | ((by == 0) & (y > 0))
+        | ((bx + bw == w) & (x + w < wide))
+        | ((by + bh == h) & (y + h < big))
+    )
+    return np.asarray(touching, dtype=bool)
+
+
+def _neighbours(boxes: NDArray[np.int64]) -> list[tuple[int, int]]:
+    """Pairs of windows that share pixels, each pair once."""
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    meet = (np.minimum(x1[:, None], x1[None]) > np.maximum(x0[:, None], x0[None])) & (
+        np.minimum(y1[:, None], y1[None]) > np.maximum(y0[:, None], y0[None])
+    )
+    a, b = np.nonzero(np.triu(meet, 1))
+    return list(zip(a.tolist(), b.tolist(), strict=True))
+
+
+def _intersection(a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    return np.array([x0, y0, x1 - x0, y1 - y0], np.int64)
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def labels(self) -> NDArray[np.int64]:
+        return np.array([self.find(i) for i in range(len(self.parent))], np.int64)
+
+
+def _merged(every: Predictions, masks: Masks, labels: NDArray[np.int64], edge_cut: NDArray[np.bool_]) -> Predictions:
+    """One prediction per group: the union of its masks, the attributes of its best fragment."""
+    roots, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # groups in the order of their first fragment
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[inverse]
+    union = masks.merge(group) if len(masks) else masks
+    # The best fragment: seen whole first, then the most confident, then the earliest.
+    best_key = np.lexsort((np.arange(len(group)), -every.confidence, edge_cut.astype(np.int8), group))
+    starts = np.searchsorted(group[best_key], np.arange(len(roots)))
+    best = best_key[starts]
+    has = every.has_mask
+    # A group without any mask is a single prediction without a mask: its own box stays.
+    boxes = np.where(has[best][:, None], union.boxes.astype(np.float64), every.xywh[best])
+    return Predictions.from_masks(
+        union,
+        confidence=every.confidence[best],
+        class_name=every.class_name[best],
+        class_id=every.class_id[best],
+        boxes=boxes,
+        detection_id=list(every.detection_id[best]),
+    )
