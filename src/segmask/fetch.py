@@ -347,7 +347,7 @@ class RoboflowClient:
         *,
         tile: int | tuple[int, int] = ...,
         tile_overlap: float = ...,
-        iou_threshold: float = ...,
+        threshold: float = ...,
         workers: int = ...,
         progress: bool = ...,
         errors: Literal["raise"] = ...,
@@ -364,7 +364,7 @@ class RoboflowClient:
         *,
         tile: int | tuple[int, int] = ...,
         tile_overlap: float = ...,
-        iou_threshold: float = ...,
+        threshold: float = ...,
         workers: int = ...,
         progress: bool = ...,
         errors: Literal["keep"],
@@ -380,7 +380,7 @@ class RoboflowClient:
         *,
         tile: int | tuple[int, int] = 640,
         tile_overlap: float = 0.2,
-        iou_threshold: float = 0.5,
+        threshold: float = 0.5,
         workers: int = 8,
         progress: bool = False,
         errors: Literal["raise", "keep"] = "raise",
@@ -402,7 +402,7 @@ class RoboflowClient:
         model : str
         tile, tile_overlap : int or (height, width), float in [0, 1)
             The windows, as :func:`segmask.tiles` takes them.
-        iou_threshold : float in (0, 1]
+        threshold : float in (0, 1]
             When two tiles' predictions are one object (see :func:`segmask.merge_tiles`).
         workers, progress
             As :meth:`infer_many`.
@@ -445,7 +445,7 @@ class RoboflowClient:
             raise _at_window(exc, window, len(failed), len(windows))
         answers = [r for r in results if not isinstance(r, Exception)]
         ok = [not isinstance(r, Exception) for r in results]
-        merged = merge_tiles(answers, windows[ok], size, iou_threshold=iou_threshold)
+        merged = merge_tiles(answers, windows[ok], size, threshold=threshold)
         if errors == "keep":
             return merged, failed
         return merged

@@ -9,10 +9,12 @@ small objects on a large image. Cut the image into overlapping windows
   and placed at the window's offset, on the runs: never a full-size dense
   mask;
 * two predictions of one class from two tiles are one object when their
-  masks agree on the pixels the two windows share: the IoU of the masks cut
-  to the windows' intersection is at least ``iou_threshold``. That is exact
-  where a model sees the same pixels the same way, and it keeps apart
-  neighbours that merely touch a border (they share no pixel there);
+  masks agree on the pixels the two windows share: cut to the windows'
+  intersection, their common pixels are at least ``threshold`` of the
+  smaller of the two. Neighbours that merely touch a border share no pixel
+  there and stay apart; a fragment that one tile sees cut in two (the arm of
+  a U whose bottom lies outside the tile) still joins the object another
+  tile sees whole, which an IoU would miss (each arm is half of the whole);
 * objects chain through any number of tiles; an object's mask is the exact
   union of its fragments (:meth:`Masks.merge`), its box the box of those
   pixels; its class id, detection id and confidence are those of its best
@@ -50,8 +52,10 @@ def tiles(image_size: tuple[int, int], *, tile: int | tuple[int, int] = 640, ove
         The window's size; a side longer than the image is cut to it.
     overlap : float in [0, 1)
         The share of a window its neighbour covers too: the stride is
-        ``tile - round(tile * overlap)`` (at least 1). The last row and column
-        are flush with the image's edge (they may overlap more).
+        ``tile - round(tile * overlap)``, with at least one pixel in common
+        when ``overlap > 0`` (objects crossing a border are joined on the
+        pixels two windows share: without any, they stay in pieces). The last
+        row and column are flush with the image's edge (they may overlap more).
 
     Returns
     -------
@@ -91,7 +95,9 @@ def _tile_size(tile: object) -> tuple[int, int]:
 def _starts(length: int, size: int, share: float) -> NDArray[np.int64]:
     if length <= size:
         return np.zeros(1, np.int64)
-    stride = max(size - round(size * share), 1)
+    # At least a pixel in common when asked for any overlap: objects crossing a border join only there.
+    common = max(round(size * share), 1) if share > 0 else 0
+    stride = max(size - common, 1)
     starts = np.arange(0, length - size, stride, dtype=np.int64)
     return np.append(starts, length - size)
 
@@ -101,7 +107,7 @@ def merge_tiles(
     windows: ArrayLike,
     image_size: tuple[int, int],
     *,
-    iou_threshold: float = 0.5,
+    threshold: float = 0.5,
 ) -> Predictions:
     """One :class:`Predictions` for the whole image from each window's predictions.
 
@@ -114,16 +120,19 @@ def merge_tiles(
         ``x, y, w, h`` of each window in the image (as :func:`tiles` gives).
     image_size : (height, width)
         The whole image.
-    iou_threshold : float in (0, 1]
-        Two predictions of one class from two windows are one object when the
-        IoU of their masks on the windows' shared pixels is at least this.
+    threshold : float in (0, 1]
+        Two predictions of one class from two windows are one object when,
+        on the windows' shared pixels, their common pixels are at least this
+        share of the smaller mask there.
 
     Returns
     -------
     Predictions
         One per object, in the order of their first fragment; masks held as
-        RLE. A prediction without a mask matches nothing: it is kept, with its
-        box and an empty mask.
+        RLE. A prediction without a mask (a polygon of fewer than 3 points)
+        matches nothing: at an inner edge of its window it is left out (a
+        sliver of an object another tile sees), elsewhere kept with its box
+        and an empty mask.
 
     See Also
     --------
@@ -143,27 +152,29 @@ def merge_tiles(
     """
     size = _validate.image_size(image_size)
     boxes = _windows(windows, size)
-    threshold = _validate.number(iou_threshold, "iou_threshold", 0.0, 1.0)
-    if threshold <= 0:
-        raise InputError("iou_threshold must be above 0: at 0, objects that share no pixel would merge")
+    least = _validate.number(threshold, "threshold", 0.0, 1.0)
+    if least <= 0:
+        raise InputError("threshold must be above 0: at 0, objects that share no pixel would merge")
     if not isinstance(parts, Sequence) or len(parts) != len(boxes):
         raise InputError(f"parts must be {len(boxes)} Predictions, one per window")
-    placed, cut = [], []
+    placed, cut, kept = [], [], []
     for k, (p, (x, y, w, h)) in enumerate(zip(parts, boxes.tolist(), strict=True)):
         if not isinstance(p, Predictions):
             raise InputError(f"parts[{k}] is {type(p).__name__}, not Predictions")
         if p.image_size is not None and p.image_size != (h, w):
             raise InputError(f"parts[{k}] is of an image of {p.image_size}, but window {k} is {(h, w)}")
+        # A prediction without a mask (a polygon of 1 or 2 points: a sliver) at an inner edge is a
+        # piece of an object another tile sees: it cannot be joined, so it is left out.
+        p = p[p.has_mask | ~_near_inner_edge(p.xyxy, (x, y, w, h), size)]
         masks = p.masks((h, w))
         placed.append(masks.translate(x, y, size))
         cut.append(_cut_by_inner_edge(masks.boxes, (x, y, w, h), size))
+        kept.append(p.translate(x, y, size))
     all_masks = Masks.concatenate(placed) if placed else Masks.empty(size)
-    every = Predictions.concatenate(
-        [p.translate(x, y, size) for p, (x, y, _, _) in zip(parts, boxes.tolist(), strict=True)]
-    )
+    every = Predictions.concatenate(kept)
     edge_cut = np.concatenate(cut)
     starts = np.zeros(len(parts) + 1, np.int64)
-    np.cumsum([len(p) for p in parts], out=starts[1:])
+    np.cumsum([len(p) for p in kept], out=starts[1:])
     groups = _UnionFind(len(every))
     for a, b in _neighbours(boxes):
         shared = _intersection(boxes[a], boxes[b])
@@ -173,11 +184,22 @@ def merge_tiles(
         sx, sy, sw, sh = shared.tolist()
         here_a = all_masks[ia].translate(-sx, -sy, (sh, sw))
         here_b = all_masks[ib].translate(-sx, -sy, (sh, sw))
-        overlap = iou(here_a, here_b)
+        share = _share_of_smaller(here_a, here_b)
         same_class = every.class_name[ia][:, None] == every.class_name[ib][None, :]
-        for i, j in zip(*np.nonzero((overlap >= threshold) & same_class), strict=True):
+        for i, j in zip(*np.nonzero((share >= least) & same_class), strict=True):
             groups.join(int(ia[i]), int(ib[j]))
     return _merged(every, all_masks, groups.labels(), edge_cut)
+
+
+def _share_of_smaller(a: Masks, b: Masks) -> NDArray[np.float64]:
+    """(len(a), len(b)): common pixels over the smaller mask's pixels (0 where either is empty)."""
+    ratio = iou(a, b)
+    sum_ab = a.area[:, None] + b.area[None, :]
+    # The IoU is |a & b| / (|a| + |b| - |a & b|): its count of common pixels, exact after rounding.
+    common = np.rint(ratio * sum_ab / (1 + ratio))
+    smaller = np.minimum(a.area[:, None], b.area[None, :])
+    out: NDArray[np.float64] = np.divide(common, smaller, out=np.zeros(ratio.shape), where=smaller > 0)
+    return out
 
 
 def _windows(windows: ArrayLike, size: tuple[int, int]) -> NDArray[np.int64]:
@@ -207,6 +229,19 @@ def _cut_by_inner_edge(
         | ((by + bh == h) & (y + h < big))
     )
     return np.asarray(touching, dtype=bool)
+
+
+def _near_inner_edge(
+    xyxy: NDArray[np.float64], window: tuple[int, int, int, int], size: tuple[int, int]
+) -> NDArray[np.bool_]:
+    """Boxes (window coordinates) within a pixel of an edge of their window that is not the image's."""
+    x, y, w, h = window
+    big, wide = size
+    x0, y0, x1, y1 = xyxy.T
+    near = (
+        ((x0 < 1) & (x > 0)) | ((y0 < 1) & (y > 0)) | ((x1 > w - 1) & (x + w < wide)) | ((y1 > h - 1) & (y + h < big))
+    )
+    return np.asarray(near, dtype=bool)
 
 
 def _neighbours(boxes: NDArray[np.int64]) -> list[tuple[int, int]]:
