@@ -125,3 +125,11 @@ def test_translate_checks_its_arguments() -> None:
     with pytest.raises(sm.InputError, match="image_size"):
         m.translate(0, 0, image_size=(0, 3))
     assert m.translate(5, 5).area.tolist() == [0]
+
+
+def test_translate_keeps_pycocotools_runs_at_the_image_end() -> None:
+    full = np.zeros((1, 3, 4), bool)
+    full[0, 1:, 2:] = True  # reaches the last pixel
+    moved = sm.Masks.from_dense(full).translate(0, 0)
+    assert moved.to_rle() == sm.encode(full)
+    assert sm.Masks.from_dense(full).translate(-2, -1, (2, 2)).to_rle() == sm.encode(np.ones((1, 2, 2), bool))

@@ -2100,6 +2100,75 @@ def split_offsets(coords, const i64[::1] parts, const uint8_t[::1] has_points, P
     return coords, offsets
 
 
+cdef int push_moved(RunsOut* r, const u32* c, Py_ssize_t m, i64 h, i64 w, i64 dx, i64 dy, i64 H, i64 W) noexcept nogil:
+    """Append one mask (runs ``c`` on an h x w image) moved by (dx, dy) onto an H x W image, cut to it.
+
+    Each foreground run is cut at column ends; each piece that lands inside
+    is a (start, end) pair in the new image, in increasing order: pieces that
+    meet (whole columns when the heights agree) join into one run.
+    """
+    cdef Py_ssize_t j
+    cdef i64 pos = 0, s, e, c0, c1, a, b, col, y0, y1, t0, t1, last = 0, fg = 0
+    cdef i64 lo = 0 if dx >= 0 else -dx
+    cdef i64 hi = w if W - dx > w else W - dx  # columns [lo, hi) land inside
+    cdef bint open_run = False
+    if runs_reserve(r, 1) < 0:
+        return -1
+    for j in range(m):
+        if j & 1 and c[j] > 0:
+            s = pos
+            e = pos + c[j]
+            c0 = s // h
+            c1 = (e - 1) // h
+            a = c0 if c0 > lo else lo
+            b = c1 if c1 < hi - 1 else hi - 1
+            col = a
+            while col <= b:
+                y0 = (s - col * h if col == c0 else 0) + dy
+                y1 = (e - col * h if col == c1 else h) + dy
+                if y0 < 0:
+                    y0 = 0
+                if y1 > H:
+                    y1 = H
+                if y1 > y0:
+                    t0 = (col + dx) * H + y0
+                    t1 = (col + dx) * H + y1
+                    if open_run and t0 == last:
+                        r.counts[r.n - 1] += <u32>(t1 - t0)
+                    else:
+                        if runs_reserve(r, 3) < 0:
+                            return -1
+                        r.counts[r.n] = <u32>(t0 - last)
+                        r.counts[r.n + 1] = <u32>(t1 - t0)
+                        r.n += 2
+                        open_run = True
+                    fg += t1 - t0
+                    last = t1
+                col += 1
+        pos += c[j]
+    if last < H * W or not open_run:  # no empty run at the end (a mask reaching the last pixel)
+        r.counts[r.n] = <u32>(H * W - last)
+        r.n += 1
+    return runs_end_mask_area(r, fg)
+
+
+def runs_translate(const u32[::1] counts, const i64[::1] offsets, i64 h, i64 w, i64 dx, i64 dy, i64 H, i64 W):
+    """Every mask moved by (dx, dy) from an h x w image onto an H x W one, cut to it -> runs."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+    cdef RunsOut r
+    cdef int failed = 0
+    memset(&r, 0, sizeof(r))
+    with nogil:
+        for i in range(n):
+            if push_moved(&r, &counts[offsets[i]], offsets[i + 1] - offsets[i], h, w, dx, dy, H, W) < 0:
+                failed = 1
+                break
+    if failed:
+        runs_free(&r)
+        raise MemoryError()
+    return runs_result(&r)
+
+
 def toggles_to_runs(const i64[::1] positions, const i64[::1] offsets, i64 hw):
     """Sorted toggle positions per mask (mask i: ``positions[offsets[i]:offsets[i + 1]]``) -> runs.
 

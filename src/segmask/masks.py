@@ -414,31 +414,7 @@ class Masks:
         far = int(limits.MAX_COORD)
         dx = _validate.integer(dx, "dx", -far, far)
         dy = _validate.integer(dy, "dy", -far, far)
-        n = len(self)
-        counts = self._counts.astype(np.int64)
-        lengths = np.diff(self._offsets)
-        owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        # Where each run starts in its own mask (every mask sums to h * w), and which are foreground.
-        start = np.cumsum(counts) - counts - owner * (h * w)
-        fg = (((np.arange(len(counts)) - np.repeat(self._offsets[:-1], lengths)) & 1) == 1) & (counts > 0)
-        s, e, owner = start[fg], start[fg] + counts[fg], owner[fg]
-        first, last = s // h, (e - 1) // h
-        # The columns that land in the new image; a run crossing columns is cut into one piece a column.
-        lo, hi = first.clip(max(0, -dx)), last.clip(None, min(w, wide - dx) - 1)
-        keep = hi >= lo
-        s, e, owner, first, last, lo, hi = (a[keep] for a in (s, e, owner, first, last, lo, hi))
-        pieces = hi - lo + 1
-        run = np.repeat(np.arange(len(s)), pieces)
-        col = lo[run] + np.arange(len(run)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-        y0 = np.where(col == first[run], s[run] % h, 0) + dy
-        y1 = np.where(col == last[run], (e[run] - 1) % h + 1, h) + dy
-        y0, y1 = y0.clip(0, big), y1.clip(0, big)
-        inside = y1 > y0
-        col, y0, y1, owner = col[inside] + dx, y0[inside], y1[inside], owner[run[inside]]
-        toggles = np.stack([col * big + y0, col * big + y1], axis=1).ravel()
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(owner, minlength=n) * 2, out=offsets[1:])
-        return Masks._of(size, *_kernel.toggles_to_runs(toggles, offsets, big * wide))
+        return Masks._of(size, *_kernel.runs_translate(self._counts, self._offsets, h, w, dx, dy, big, wide))
 
     # --- set operations, on the runs --------------------------------------------------
 

@@ -157,7 +157,8 @@ def merge_tiles(
         raise InputError("threshold must be above 0: at 0, objects that share no pixel would merge")
     if not isinstance(parts, Sequence) or len(parts) != len(boxes):
         raise InputError(f"parts must be {len(boxes)} Predictions, one per window")
-    placed, cut, kept = [], [], []
+    placed: list[Masks] = []
+    cut, columns = [], []
     for k, (p, (x, y, w, h)) in enumerate(zip(parts, boxes.tolist(), strict=True)):
         if not isinstance(p, Predictions):
             raise InputError(f"parts[{k}] is {type(p).__name__}, not Predictions")
@@ -165,30 +166,48 @@ def merge_tiles(
             raise InputError(f"parts[{k}] is of an image of {p.image_size}, but window {k} is {(h, w)}")
         # A prediction without a mask (a polygon of 1 or 2 points: a sliver) at an inner edge is a
         # piece of an object another tile sees: it cannot be joined, so it is left out.
-        p = p[p.has_mask | ~_near_inner_edge(p.xyxy, (x, y, w, h), size)]
+        has = p.has_mask
+        keep = has | ~_near_inner_edge(p.xyxy, (x, y, w, h), size)
+        if not keep.all():
+            p, has = p[keep], has[keep]
         masks = p.masks((h, w))
         placed.append(masks.translate(x, y, size))
         cut.append(_cut_by_inner_edge(masks.boxes, (x, y, w, h), size))
-        kept.append(p.translate(x, y, size))
-    all_masks = Masks.concatenate(placed) if placed else Masks.empty(size)
-    every = Predictions.concatenate(kept)
-    edge_cut = np.concatenate(cut)
+        columns.append(_Columns(p, has, x, y))
+    every = _Columns.concatenate(columns)
+    edge_cut = np.concatenate(cut) if cut else np.zeros(0, bool)
     starts = np.zeros(len(parts) + 1, np.int64)
-    np.cumsum([len(p) for p in kept], out=starts[1:])
-    groups = _UnionFind(len(every))
+    np.cumsum([len(m) for m in placed], out=starts[1:])
+    groups = _UnionFind(int(starts[-1]))
     for a, b in _neighbours(boxes):
-        shared = _intersection(boxes[a], boxes[b])
-        ia, ib = np.arange(starts[a], starts[a + 1]), np.arange(starts[b], starts[b + 1])
-        if not ia.size or not ib.size:
+        if not len(placed[a]) or not len(placed[b]):
             continue
-        sx, sy, sw, sh = shared.tolist()
-        here_a = all_masks[ia].translate(-sx, -sy, (sh, sw))
-        here_b = all_masks[ib].translate(-sx, -sy, (sh, sw))
-        share = _share_of_smaller(here_a, here_b)
-        same_class = every.class_name[ia][:, None] == every.class_name[ib][None, :]
-        for i, j in zip(*np.nonzero((share >= least) & same_class), strict=True):
-            groups.join(int(ia[i]), int(ib[j]))
+        sx, sy, sw, sh = _intersection(boxes[a], boxes[b]).tolist()
+        share = _share_of_smaller(placed[a].translate(-sx, -sy, (sh, sw)), placed[b].translate(-sx, -sy, (sh, sw)))
+        names_a, names_b = every.class_name[starts[a] : starts[a + 1]], every.class_name[starts[b] : starts[b + 1]]
+        for i, j in zip(*np.nonzero((share >= least) & (names_a[:, None] == names_b[None, :])), strict=True):
+            groups.join(int(starts[a] + i), int(starts[b] + j))
+    all_masks = Masks.concatenate(placed) if placed else Masks.empty(size)
     return _merged(every, all_masks, groups.labels(), edge_cut)
+
+
+class _Columns:
+    """What the merge keeps of the tiles' predictions, in image coordinates."""
+
+    def __init__(self, p: Predictions, has: NDArray[np.bool_], x: int, y: int) -> None:
+        self.class_name = p.class_name
+        self.confidence = p.confidence
+        self.class_id = p.class_id
+        self.detection_id = p.detection_id
+        self.has_mask = has
+        self.xywh = p.xywh + np.array([x, y, 0, 0], np.float64)
+
+    @staticmethod
+    def concatenate(parts: list[_Columns]) -> _Columns:
+        out = object.__new__(_Columns)
+        for name in ("class_name", "confidence", "class_id", "detection_id", "has_mask", "xywh"):
+            setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
+        return out
 
 
 def _share_of_smaller(a: Masks, b: Masks) -> NDArray[np.float64]:
@@ -207,6 +226,8 @@ def _windows(windows: ArrayLike, size: tuple[int, int]) -> NDArray[np.int64]:
     if arr.ndim != 2 or arr.shape[1] != 4 or (arr.size and arr.dtype.kind not in "iu"):
         raise InputError(f"windows must be (K, 4) integers x, y, w, h, got shape {arr.shape} of {arr.dtype}")
     out = arr.astype(np.int64)
+    if not len(out):
+        raise InputError("windows is empty: give at least one window (x, y, w, h)")
     h, w = size
     bad = np.flatnonzero((out[:, 0] < 0) | (out[:, 1] < 0) | (out[:, 2] < 1) | (out[:, 3] < 1)
                          | (out[:, 0] + out[:, 2] > w) | (out[:, 1] + out[:, 3] > h))  # fmt: skip
@@ -282,7 +303,7 @@ class _UnionFind:
         return np.array([self.find(i) for i in range(len(self.parent))], np.int64)
 
 
-def _merged(every: Predictions, masks: Masks, labels: NDArray[np.int64], edge_cut: NDArray[np.bool_]) -> Predictions:
+def _merged(every: _Columns, masks: Masks, labels: NDArray[np.int64], edge_cut: NDArray[np.bool_]) -> Predictions:
     """One prediction per group: the union of its masks, the attributes of its best fragment."""
     roots, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # groups in the order of their first fragment
@@ -295,6 +316,8 @@ def _merged(every: Predictions, masks: Masks, labels: NDArray[np.int64], edge_cu
     starts = np.searchsorted(group[best_key], np.arange(len(roots)))
     best = best_key[starts]
     has = every.has_mask
+    if not len(labels):
+        return Predictions.from_masks(masks, confidence=[], class_name=[])
     # A group without any mask is a single prediction without a mask: its own box stays.
     boxes = np.where(has[best][:, None], union.boxes.astype(np.float64), every.xywh[best])
     return Predictions.from_masks(
