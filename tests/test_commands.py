@@ -75,8 +75,22 @@ def test_eval_prints_the_numbers_of_evaluate(responses: Path, tmp_path: Path, ca
     assert main(["eval", "--gt", str(gt), "--pred", str(responses)]) == 0
     printed = capsys.readouterr().out
     lines = printed.splitlines()
-    assert lines[0].split() == ["AP", "1.0000"]
-    assert "AP per class:" in printed and "coin" in printed
+    assert lines[0].split()[0] == "engine" and lines[0].split()[1] in sm.BACKENDS
+    assert lines[1].split() == ["AP", "1.0000"]
+    assert "AP per class" not in printed and "confusion" not in printed
+    out = tmp_path / "metrics.json"
+    args = ["eval", "--gt", str(gt), "--pred", str(responses), "--per-class", "--confusion", "--json", str(out)]
+    assert main([*args, "--backend", "pycocotools"]) == 0
+    printed = capsys.readouterr().out
+    assert "AP per class" in printed and "coin" in printed and "background" in printed
+    written = json.loads(out.read_text())
+    expected = sm.evaluate(gt, [(f.name[:-5], sm.Predictions.from_response(f)) for f in sorted(responses.iterdir())],
+                           backend="pycocotools")  # fmt: skip
+    assert {k: written[k] for k in sm.METRICS} == {k: expected[k] for k in sm.METRICS}
+    assert written["per_class"] == expected["per_class"] and written["backend"] == "pycocotools"
+    matrix = np.array(written["confusion"]["matrix"])
+    assert matrix.shape == (len(written["confusion"]["classes"]) + 1,) * 2 and matrix[-1].sum() == 0
+    assert np.trace(matrix) == matrix.sum()  # the responses against themselves: all on the diagonal
 
 
 def test_iou_and_validate(responses: Path, capsys: pytest.CaptureFixture) -> None:

@@ -29,7 +29,7 @@ from .errors import (
     SegmaskError,
     ServerError,
 )
-from .evaluate import METRICS, evaluate
+from .evaluate import BACKENDS, METRICS, confusion_matrix, evaluate
 from .fetch import RoboflowClient
 from .geometry import Parts, PolygonCheck, clip, polygon_area, repair, simplify, validate
 from .iou import box_iou, iou
@@ -44,6 +44,7 @@ from .tracing import coco_polygons, masks_to_polygons
 from .yolo import from_yolo, to_yolo
 
 __all__ = [
+    "BACKENDS",
     "BOX_FORMATS",
     "METRICS",
     "RLE",
@@ -76,6 +77,7 @@ __all__ = [
     "box_nms",
     "clip",
     "coco_polygons",
+    "confusion_matrix",
     "convert_boxes",
     "decode",
     "draw",

@@ -28,7 +28,7 @@ from .coco import CocoWriter, _ground_truth
 from .datasets import output_paths, usable_folder
 from .draw import draw
 from .errors import APIError, InputError, SegmaskError
-from .evaluate import METRICS, evaluate
+from .evaluate import BACKENDS, METRICS, confusion_matrix, evaluate
 from .iou import iou
 from .pipeline import (
     Failure,
@@ -237,19 +237,36 @@ def cmd_convert(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    """COCO metrics of predictions against ground truth."""
+    """COCO metrics of predictions against ground truth; per class, confusion, and a JSON of it all."""
     pred = Path(args.pred)
     predictions: Path | list[tuple[str, Predictions]] = pred
     if pred.is_dir():
         predictions = [(f.image, read_response(f.path)) for f in response_files([pred])]
+    if args.json is not None:
+        usable_folder(Path(args.json).parent, "--json's folder")
     result = evaluate(args.gt, predictions, iou_type=args.iou_type, backend=args.backend)
     width = max(len(k) for k in METRICS)
+    print(f"{'engine':<{width}}  {result['backend']}")
     for k in METRICS:
         print(f"{k:<{width}}  {result[k]:.4f}")
-    print()
-    print("AP per class:")
-    for name, ap in sorted(result["per_class"].items()):
-        print(f"  {name:<20} {ap:.4f}")
+    if args.per_class:
+        print("\nAP per class (IoU 0.50:0.95, all areas; -1: no ground truth):")
+        name_width = max((len(n) for n in result["per_class"]), default=5)
+        for name, ap in sorted(result["per_class"].items()):
+            print(f"  {name:<{name_width}}  {ap:.4f}")
+    if args.confusion:
+        cm = confusion_matrix(args.gt, predictions, iou_type=args.iou_type, iou_threshold=args.iou_threshold)
+        names = [*cm["classes"], "background"]
+        cell = max(8, *(len(n) + 1 for n in names))
+        print(f"\nconfusion at IoU {cm['iou_threshold']:g} (rows: ground truth, columns: predicted):")
+        print(" " * cell + "".join(f"{n:>{cell}}" for n in names))
+        for name, row in zip(names, cm["matrix"].tolist(), strict=True):
+            print(f"{name:>{cell}}" + "".join(f"{v:>{cell}}" for v in row))
+        result["confusion"] = {"classes": cm["classes"], "matrix": cm["matrix"].tolist(),
+                               "iou_threshold": cm["iou_threshold"]}  # fmt: skip
+    if args.json is not None:
+        atomic_write(Path(args.json), orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        print(f"\nwritten to {args.json}")
 
 
 def cmd_iou(args: argparse.Namespace) -> None:
@@ -310,7 +327,8 @@ _EXAMPLES = {
     "  segmask convert responses/ --to coco-results --gt gt.json --out results.json\n"
     "  segmask convert responses/*.json --to yolo --out labels/\n"
     "  segmask convert responses/ --to png --out masks/",
-    "eval": "  segmask eval --gt gt.json --pred results.json\n  segmask eval --gt gt.json --pred responses/",
+    "eval": "  segmask eval --gt gt.json --pred results.json\n  segmask eval --gt gt.json --pred responses/\n"
+    "  segmask eval --gt gt.json --pred results.json --per-class --confusion --json metrics.json",
     "iou": "  segmask iou model_a/photo.jpg.json model_b/photo.jpg.json",
     "validate": "  segmask validate responses/",
 }
@@ -405,7 +423,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gt", type=Path, required=True, help="COCO instances file")
     p.add_argument("--pred", type=Path, required=True, help="COCO results file, or a folder of responses")
     p.add_argument("--iou-type", choices=("segm", "bbox"), default="segm")
-    p.add_argument("--backend", choices=("pycocotools", "faster_coco_eval"), default="pycocotools")
+    p.add_argument("--backend", choices=("auto", *BACKENDS), default="auto", help="the engine (default: the fastest)")
+    p.add_argument("--per-class", action="store_true", help="print the AP of each class")
+    p.add_argument("--confusion", action="store_true", help="print the confusion matrix (background included)")
+    p.add_argument("--iou-threshold", type=float, default=0.5, help="for --confusion (default 0.5)")
+    p.add_argument("--json", type=Path, default=None, help="write every number to this JSON file")
     p.set_defaults(run=cmd_eval)
 
     p = command("iou", "the IoU matrix of the instances of two responses of one image")
