@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import segmask as sm
-from segmask.testing import FakeRoboflowServer
+from segmask.testing import FakeRoboflowServer, region_prediction
 
 KEY = "tile-key"
 
@@ -121,21 +121,11 @@ def scene(h: int, w: int, tile: int) -> np.ndarray:
 
 
 def colour_model(image: np.ndarray) -> list[dict[str, Any]]:
-    """Each 8-connected region of red or of green pixels, as the fake's shapes_model does it."""
+    """Each 8-connected region of red or of green pixels, as the server makes a prediction of it."""
     out = []
     for channel, name in ((2, "red"), (1, "green")):
-        count, regions, stats, _ = cv2.connectedComponentsWithStats(
-            (image[..., channel] >= 128).astype(np.uint8), connectivity=8
-        )
-        for k in range(1, count):
-            region = regions == k
-            contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            contour = max(contours, key=len)[:, 0, :]
-            x, y, w, h, _ = (int(v) for v in stats[k])
-            out.append({
-                "x": x + w / 2, "y": y + h / 2, "width": w, "height": h, "confidence": 0.9, "class": name,
-                "points": [{"x": int(px), "y": int(py)} for px, py in contour], "mask": region,
-            })  # fmt: skip
+        count, regions = cv2.connectedComponents((image[..., channel] >= 128).astype(np.uint8), connectivity=8)
+        out += [region_prediction(regions == k, name, 0.9) for k in range(1, count)]
     return out
 
 

@@ -74,7 +74,15 @@ from numpy.typing import NDArray
 
 from .predictions import Predictions
 
-__all__ = ["FakeRoboflowServer", "RecordedRequest", "Reply", "sample_image_path", "sample_predictions", "shapes_model"]
+__all__ = [
+    "FakeRoboflowServer",
+    "RecordedRequest",
+    "Reply",
+    "region_prediction",
+    "sample_image_path",
+    "sample_predictions",
+    "shapes_model",
+]
 
 #: A model: the decoded BGR image in, the ``predictions`` list out.
 Model = Callable[[NDArray[np.uint8]], list[dict[str, Any]]]
@@ -106,28 +114,39 @@ def shapes_model(image: NDArray[np.uint8]) -> list[dict[str, Any]]:
     confidence grows with the region's area (0.5 to 0.99); the class is
     ``"shape"``. Deterministic: the same image gives the same response.
 
-    A model of your own returns the same list of dicts; ``"mask"`` is
-    optional (without it, ``rle`` answers encode the filled ``points``).
+    A model of your own returns the same list of dicts (:func:`region_prediction`
+    makes one); ``"mask"`` is optional (without it, ``rle`` answers encode the
+    filled ``points``).
     """
     gray = image if image.ndim == 2 else image.max(axis=2)
-    bright = (gray >= 128).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((gray >= 128).astype(np.uint8), connectivity=8)
     largest = max((int(stats[k, cv2.CC_STAT_AREA]) for k in range(1, count)), default=1)
-    out = []
-    for k in range(1, count):
-        region = labels == k
-        contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        contour = max(contours, key=len)[:, 0, :]
-        x, y, w, h, area = (int(v) for v in stats[k])
-        out.append({
-            "x": x + w / 2, "y": y + h / 2, "width": w, "height": h,
-            "confidence": round(0.5 + 0.49 * area / largest, 3),
-            "class": "shape", "class_id": 0,
-            "points": [{"x": int(px), "y": int(py)} for px, py in contour],
-            "detection_id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{x},{y},{w},{h},{area}")),
-            "mask": region,
-        })  # fmt: skip
-    return out
+    return [
+        region_prediction(labels == k, "shape", round(0.5 + 0.49 * int(stats[k, cv2.CC_STAT_AREA]) / largest, 3))
+        for k in range(1, count)
+    ]
+
+
+def region_prediction(
+    region: NDArray[np.bool_], class_name: str, confidence: float, class_id: int = 0
+) -> dict[str, Any]:
+    """One prediction as the hosted server makes it from an instance's (H, W) bool mask.
+
+    ``points``: the outer contour with the most vertices (``cv2.findContours``,
+    ``RETR_EXTERNAL``, ``CHAIN_APPROX_SIMPLE``); the box of the pixels, centred;
+    a ``detection_id`` derived from the box; and ``"mask"``, the region itself.
+    """
+    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contour = max(contours, key=len)[:, 0, :]
+    x, y, w, h = cv2.boundingRect(contour)
+    area = int(np.count_nonzero(region))
+    return {
+        "x": x + w / 2, "y": y + h / 2, "width": w, "height": h, "confidence": confidence,
+        "class": class_name, "class_id": class_id,
+        "points": [{"x": int(px), "y": int(py)} for px, py in contour],
+        "detection_id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{x},{y},{w},{h},{area}")),
+        "mask": region,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)
