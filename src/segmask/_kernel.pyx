@@ -1139,27 +1139,51 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
                const uint8_t[::1] crowd, bint same, i64 h, double[:, ::1] out):
     """Exact IoU of every pair whose boxes meet, written into ``out`` (zeroed); pycocotools' values.
 
-    ``same``: a and b are one set without crowd flags, so only the upper
-    triangle is counted and mirrored.
+    The boxes of ``b`` are swept in order of their left edge: for each mask of
+    ``a`` only those whose left edge lies within the widest box of ``b`` to
+    its left and before its right edge are looked at. ``same``: a and b are
+    one set without crowd flags, so each pair is counted once and mirrored.
     """
-    cdef Py_ssize_t na = oa.shape[0] - 1, nb = ob.shape[0] - 1, i, j, jstart
-    cdef i64 x0, x1, inter
+    cdef Py_ssize_t na = oa.shape[0] - 1, nb = ob.shape[0] - 1, i, j, p, lo, hi, mid
+    cdef i64 x0, x1, inter, widest = 0, left
     cdef i64* ea = cumulative(ca, oa)
     cdef i64* eb = ea if same else cumulative(cb, ob)
     cdef double v
+    cdef object order_arr = np.argsort(np.asarray(bb)[:, 0], kind="stable").astype(np.int64)
+    cdef const i64[::1] order = order_arr
+    cdef object xs_arr = np.ascontiguousarray(np.asarray(bb)[:, 0][order_arr])
+    cdef const i64[::1] xs = xs_arr
     if ea == NULL or eb == NULL:
         free(ea)
         if not same:
             free(eb)
         raise MemoryError()
+    for j in range(nb):
+        if bb[j, 2] > widest:
+            widest = bb[j, 2]
     with nogil:
         for i in range(na):
-            jstart = i if same else 0
-            for j in range(jstart, nb):
-                if not boxes_meet(ba, i, bb, j, &x0, &x1):
+            if ba[i, 2] == 0 or ba[i, 3] == 0:
+                continue
+            if same:
+                out[i, i] = 1.0
+            # the first box of b whose left edge is at or past ``left``: none before it reaches box i
+            left = ba[i, 0] - widest
+            lo = 0
+            hi = nb
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if xs[mid] < left:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            for p in range(lo, nb):
+                if xs[p] >= ba[i, 0] + ba[i, 2]:
+                    break
+                j = order[p]
+                if same and j <= i:
                     continue
-                if same and i == j:
-                    out[i, i] = 1.0
+                if not boxes_meet(ba, i, bb, j, &x0, &x1):
                     continue
                 inter = intersect_runs(ea, oa[i], oa[i + 1], eb, ob[j], ob[j + 1], x0 * h, x1 * h)
                 v = iou_value(inter, area_a[i], area_b[j], crowd[j])
