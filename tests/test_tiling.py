@@ -217,3 +217,23 @@ def test_cli_fetch_with_tiles(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) ->
         whole = sm.RoboflowClient(api_key=KEY, api_url=server.url).infer(path, "colours/1")
     written = sm.Predictions.from_response(tmp_path / "out" / "big.png.json")
     assert written.image_size == (300, 400) and len(written) == len(whole)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 2000), st.integers(1, 2000), st.integers(40, 500), st.integers(40, 500), st.floats(0, 0.9),
+       st.booleans())  # fmt: skip
+def test_neighbouring_windows_are_found_without_a_k_by_k_matrix(
+    h: int, w: int, th: int, tw: int, overlap: float, shuffle: bool
+) -> None:
+    from segmask.tiling import _neighbours
+
+    windows = sm.tiles((h, w), tile=(th, tw), overlap=overlap)
+    if shuffle:
+        windows = windows[np.random.default_rng(h * w).permutation(len(windows))]
+    x0, y0 = windows[:, 0], windows[:, 1]
+    x1, y1 = x0 + windows[:, 2], y0 + windows[:, 3]
+    meet = (np.minimum(x1[:, None], x1[None]) > np.maximum(x0[:, None], x0[None])) & (
+        np.minimum(y1[:, None], y1[None]) > np.maximum(y0[:, None], y0[None])
+    )
+    a, b = np.nonzero(np.triu(meet, 1))
+    assert _neighbours(windows) == list(zip(a.tolist(), b.tolist(), strict=True))

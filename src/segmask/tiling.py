@@ -266,14 +266,19 @@ def _near_inner_edge(
 
 
 def _neighbours(boxes: NDArray[np.int64]) -> list[tuple[int, int]]:
-    """Pairs of windows that share pixels, each pair once."""
+    """Pairs of windows that share pixels, each pair once (a sweep down the rows: memory in K, not K x K)."""
     x0, y0 = boxes[:, 0], boxes[:, 1]
     x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
-    meet = (np.minimum(x1[:, None], x1[None]) > np.maximum(x0[:, None], x0[None])) & (
-        np.minimum(y1[:, None], y1[None]) > np.maximum(y0[:, None], y0[None])
-    )
-    a, b = np.nonzero(np.triu(meet, 1))
-    return list(zip(a.tolist(), b.tolist(), strict=True))
+    order = np.argsort(y0, kind="stable")
+    tops = y0[order]
+    tallest = int(boxes[:, 3].max())
+    pairs = []
+    for i in range(len(boxes)):
+        lo, hi = np.searchsorted(tops, [y0[i] - tallest, y1[i]], side="left")
+        j = order[lo:hi]
+        j = j[(j > i) & (y1[j] > y0[i]) & (np.minimum(x1[j], x1[i]) > np.maximum(x0[j], x0[i]))]
+        pairs += [(i, int(k)) for k in np.sort(j).tolist()]
+    return pairs
 
 
 def _intersection(a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
