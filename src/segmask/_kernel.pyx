@@ -62,22 +62,27 @@ cdef struct I64Buf:
     Py_ssize_t cap
 
 
-cdef inline int i64_reserve(I64Buf* b, Py_ssize_t extra) noexcept nogil:
-    cdef Py_ssize_t cap
-    cdef i64* p
-    if b.n + extra <= b.cap:
+cdef int grow(void** data, Py_ssize_t* cap, Py_ssize_t need, size_t item, Py_ssize_t least) noexcept nogil:
+    """Make room for ``need`` items of ``item`` bytes in ``data[0]`` (its room: ``cap[0]``), doubling; -1 when out of memory."""
+    cdef Py_ssize_t room
+    cdef void* p
+    if need <= cap[0]:
         return 0
-    cap = b.cap * 2
-    if cap < b.n + extra:
-        cap = b.n + extra
-    if cap < 64:
-        cap = 64
-    p = <i64*>realloc(b.data, cap * sizeof(i64))
+    room = cap[0] * 2
+    if room < need:
+        room = need
+    if room < least:
+        room = least
+    p = realloc(data[0], room * item)
     if p == NULL:
         return -1
-    b.data = p
-    b.cap = cap
+    data[0] = p
+    cap[0] = room
     return 0
+
+
+cdef inline int i64_reserve(I64Buf* b, Py_ssize_t extra) noexcept nogil:
+    return grow(<void**>&b.data, &b.cap, b.n + extra, sizeof(i64), 64)
 
 
 cdef inline int i64_push(I64Buf* b, i64 v) noexcept nogil:
@@ -100,21 +105,7 @@ cdef struct RunsOut:
 
 
 cdef inline int runs_reserve(RunsOut* r, Py_ssize_t extra) noexcept nogil:
-    cdef Py_ssize_t cap
-    cdef u32* p
-    if r.n + extra <= r.cap:
-        return 0
-    cap = r.cap * 2
-    if cap < r.n + extra:
-        cap = r.n + extra
-    if cap < 256:
-        cap = 256
-    p = <u32*>realloc(r.counts, cap * sizeof(u32))
-    if p == NULL:
-        return -1
-    r.counts = p
-    r.cap = cap
-    return 0
+    return grow(<void**>&r.counts, &r.cap, r.n + extra, sizeof(u32), 256)
 
 
 cdef inline int runs_end_mask(RunsOut* r) noexcept nogil:
@@ -128,19 +119,13 @@ cdef inline int runs_end_mask(RunsOut* r) noexcept nogil:
 
 cdef inline int runs_end_mask_area(RunsOut* r, i64 area) noexcept nogil:
     """Close the mask whose runs were appended since the last one; its area is known."""
-    cdef i64* p
-    cdef i64* q
-    cdef Py_ssize_t cap
-    if r.m == r.mcap:
-        cap = r.mcap * 2 if r.mcap else 64
-        p = <i64*>realloc(r.ends, cap * sizeof(i64))
-        if p == NULL:
+    cdef Py_ssize_t cap = r.mcap
+    if r.m == r.mcap:  # ends and area grow together
+        if grow(<void**>&r.ends, &cap, r.m + 1, sizeof(i64), 64) < 0:
             return -1
-        r.ends = p
-        q = <i64*>realloc(r.area, cap * sizeof(i64))
-        if q == NULL:
+        cap = r.mcap
+        if grow(<void**>&r.area, &cap, r.m + 1, sizeof(i64), 64) < 0:
             return -1
-        r.area = q
         r.mcap = cap
     r.ends[r.m] = r.n
     r.area[r.m] = area
@@ -2420,11 +2405,23 @@ cdef bint skip_value(Scan* sc, int depth) noexcept nogil:
     return True
 
 
+cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+                         1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+
+
 cdef bint json_number(Scan* sc, double* out) noexcept nogil:
-    """A number in strict JSON syntax; integers of up to 18 digits exactly, others as Python's float()."""
-    cdef Py_ssize_t start = sc.p, digits = 0
-    cdef i64 v = 0
-    cdef bint neg = False, plain = True
+    """A number in strict JSON syntax, as Python's float() reads it (correctly rounded).
+
+    Integers of up to 18 digits are exact; a decimal whose digits fit in 53
+    bits, scaled by at most 10**22, is one exact product or quotient of two
+    doubles (so correctly rounded: Clinger's fast path); anything else goes
+    to ``PyOS_string_to_double`` (with the GIL).
+    """
+    cdef Py_ssize_t start = sc.p, digits = 0, fraction = 0
+    cdef uint64_t m = 0
+    cdef i64 exponent = 0, scale
+    cdef int exp_sign = 1
+    cdef bint neg = False, plain = True, exact = True
     cdef char buf[64]
     cdef char* end
     if sc.p < sc.n and sc.s[sc.p] == 45:
@@ -2438,7 +2435,9 @@ cdef bint json_number(Scan* sc, double* out) noexcept nogil:
     else:
         while sc.p < sc.n and 48 <= sc.s[sc.p] <= 57:
             if digits < 18:
-                v = v * 10 + (sc.s[sc.p] - 48)
+                m = m * 10 + <uint64_t>(sc.s[sc.p] - 48)
+            else:
+                exact = False
             digits += 1
             sc.p += 1
     if sc.p < sc.n and sc.s[sc.p] == 46:  # a fraction
@@ -2447,21 +2446,35 @@ cdef bint json_number(Scan* sc, double* out) noexcept nogil:
         if sc.p >= sc.n or not (48 <= sc.s[sc.p] <= 57):
             return False
         while sc.p < sc.n and 48 <= sc.s[sc.p] <= 57:
+            if m < 100000000000000000ULL:  # 10**17: one more digit still fits in 64 bits
+                m = m * 10 + <uint64_t>(sc.s[sc.p] - 48)
+                fraction += 1
+            else:
+                exact = False
             sc.p += 1
     if sc.p < sc.n and (sc.s[sc.p] == 101 or sc.s[sc.p] == 69):  # an exponent
         plain = False
         sc.p += 1
         if sc.p < sc.n and (sc.s[sc.p] == 43 or sc.s[sc.p] == 45):
+            exp_sign = -1 if sc.s[sc.p] == 45 else 1
             sc.p += 1
         if sc.p >= sc.n or not (48 <= sc.s[sc.p] <= 57):
             return False
         while sc.p < sc.n and 48 <= sc.s[sc.p] <= 57:
+            if exponent < 100000:
+                exponent = exponent * 10 + (sc.s[sc.p] - 48)
             sc.p += 1
     if plain:
         if digits > 18:
             return False  # beyond what orjson reads as an int: left to it
-        out[0] = <double>(-v if neg else v)
+        out[0] = <double>(-<i64>m if neg else <i64>m)  # an integer: -0 is 0, as orjson reads it
         return True
+    scale = exp_sign * exponent - fraction
+    if exact and m < (1ULL << 53) and -22 <= scale <= 22:
+        out[0] = <double>m * POW10[scale] if scale >= 0 else <double>m / POW10[-scale]
+        if neg:
+            out[0] = -out[0]
+        return isfinite(out[0])
     if sc.p - start >= 63:
         return False
     memcpy(buf, sc.s + start, sc.p - start)
@@ -2475,15 +2488,8 @@ cdef bint json_number(Scan* sc, double* out) noexcept nogil:
 
 
 cdef bint push_point(Scan* sc, double x, double y) noexcept nogil:
-    cdef double* q
-    cdef Py_ssize_t cap
-    if sc.xy_n + 2 > sc.xy_cap:
-        cap = sc.xy_cap * 2 if sc.xy_cap else 4096
-        q = <double*>realloc(sc.xy, cap * sizeof(double))
-        if q == NULL:
-            return False
-        sc.xy = q
-        sc.xy_cap = cap
+    if grow(<void**>&sc.xy, &sc.xy_cap, sc.xy_n + 2, sizeof(double), 4096) < 0:
+        return False
     sc.xy[sc.xy_n] = x
     sc.xy[sc.xy_n + 1] = y
     sc.xy_n += 2

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _kernel, limits
+from . import _kernel, _ragged, limits
 from .errors import PolygonError
 
 
@@ -31,10 +31,22 @@ def as_polygon_batch(
     PolygonError
         Naming the polygon index (and point) and what is wrong.
     """
+    fast = fast_batch(polygons)
+    return fast if fast is not None else checked_batch(polygons, name)
+
+
+def fast_batch(polygons: object) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    """The kernel's reading of a list of polygons in their common forms, all valid; None for anything else."""
     if type(polygons) is list:
-        fast = _kernel.polygon_batch(polygons, limits.MAX_COORD)  # the common forms, all valid
-        if fast is not None:
-            return fast
+        batch: tuple[NDArray[np.float64], NDArray[np.int64]] | None = _kernel.polygon_batch(polygons, limits.MAX_COORD)
+        return batch
+    return None
+
+
+def checked_batch(
+    polygons: Sequence[Any] | NDArray[np.floating], name: str = "polygons"
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """:func:`as_polygon_batch` polygon by polygon, naming the first problem."""
     if isinstance(polygons, np.ndarray):
         if polygons.ndim != 3 or polygons.shape[-1] != 2:
             raise PolygonError(
@@ -46,10 +58,8 @@ def as_polygon_batch(
     else:
         items = polygons
     arrays = [_one_polygon(p, f"{name}[{i}]") for i, p in enumerate(items)]
-    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     coords = np.concatenate(arrays) if arrays else np.zeros((0, 2), np.float64)
-    offsets = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = _ragged.offsets(len(a) for a in arrays)
     check_coordinates(coords, offsets, np.arange(len(arrays)), name)
     return coords, offsets
 

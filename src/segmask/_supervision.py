@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._optional import require
 from .errors import InputError, MissingDependencyError
 from .masks import Masks
 from .rules import Rule
@@ -23,11 +24,7 @@ __all__ = ["from_supervision", "to_supervision"]
 
 
 def _sv() -> Any:
-    try:
-        import supervision
-    except ImportError:
-        raise MissingDependencyError("this needs supervision: pip install 'segmask[supervision]'") from None
-    return supervision
+    return require("supervision", "this needs supervision: pip install 'segmask[supervision]'")
 
 
 def _compact_mask_class() -> Any:

@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from ._io import atomic_write, remove_stale
+from ._io import atomic_open, atomic_write, remove_stale
 from .coco import CocoWriter, _ground_truth
 from .datasets import output_paths, usable_folder
 from .draw import draw
@@ -191,8 +191,6 @@ def cmd_convert(args: argparse.Namespace) -> None:
         jobs2 = [(f, image_ids[f.image], categories, rule) for f in chosen]
         count = 0
         remove_stale(out.parent if str(out.parent) else ".", out.name)
-        from ._io import atomic_open
-
         with atomic_open(out, "wb") as stream:
             stream.write(b"[")
             for part in _progress(parallel_map(results_file, jobs2, workers), len(chosen), args.no_progress):
@@ -309,8 +307,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
             noted += harmless
             print(f"{f.path}: predictions[{check.index}]: {str(check).split(': ', 1)[1]}")
     print(f"segmask validate: {bad} predictions with problems, {noted} that only touch themselves (harmless)")
-    if failures:
-        _report_failures(failures)
+    _report_failures(failures)
     if bad:
         raise _Failed
 

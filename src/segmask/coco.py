@@ -108,6 +108,21 @@ def _categories(categories: Categories | None, name: str = "categories") -> list
     return out
 
 
+_INFO = {"description": "instance masks written by segmask", "version": __version__}
+
+
+def _final_categories(
+    given: list[dict[str, Any]] | None, names: set[str]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The categories (given, or the names found, sorted, ids 1, 2, ...) and the id of each name; every name in."""
+    categories = given or [{"id": k + 1, "name": n, "supercategory": ""} for k, n in enumerate(sorted(names))]
+    ids = {c["name"]: c["id"] for c in categories}
+    missing = sorted(names - set(ids))
+    if missing:
+        raise InputError(f"the class {missing[0]!r} is not in categories")
+    return categories, ids
+
+
 class CocoWriter:
     """Stream images into a COCO instances file; it appears whole at :meth:`close`, or not at all.
 
@@ -168,16 +183,9 @@ class CocoWriter:
             raise InputError("this CocoWriter is already closed")
         self._closed = True
         try:
-            categories = self._given or [
-                {"id": k + 1, "name": n, "supercategory": ""} for k, n in enumerate(sorted(self._names))
-            ]
-            ids = {c["name"]: c["id"] for c in categories}
-            missing = sorted(self._names - set(ids))
-            if missing:
-                raise InputError(f"the class {missing[0]!r} is not in categories")
+            categories, ids = _final_categories(self._given, self._names)
             info = {
-                "description": "instance masks written by segmask",
-                "version": __version__,
+                **_INFO,
                 "date_created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "segmask": {"polygons": self._polygons, "rles": self._annotations - self._polygons,
                             "without_mask": self._without},
@@ -297,16 +305,11 @@ def dataset_dict(
         for ann in record.annotations:
             names.add(ann["category"])
             annotations.append({**ann, "image_id": k + 1})
-    cats = cats or [{"id": k + 1, "name": n, "supercategory": ""} for k, n in enumerate(sorted(names))]
-    ids = {c["name"]: c["id"] for c in cats}
+    cats, ids = _final_categories(cats, names)
     for k, ann in enumerate(annotations):
-        name = ann.pop("category")
-        if name not in ids:
-            raise InputError(f"the class {name!r} is not in categories")
-        ann["category_id"] = ids[name]
+        ann["category_id"] = ids[ann.pop("category")]
         ann["id"] = k + 1
-    return {"info": {"description": "instance masks written by segmask", "version": __version__}, "licenses": [],
-            "images": images, "annotations": annotations, "categories": cats}  # fmt: skip
+    return {"info": dict(_INFO), "licenses": [], "images": images, "annotations": annotations, "categories": cats}
 
 
 def _ground_truth(ground_truth: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:

@@ -23,9 +23,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from ._optional import require
 from .coco import CocoWriter
 from .datasets import WriteReport
-from .errors import InputError, MissingDependencyError
+from .errors import InputError
 from .pipeline import Failure, coco_file, response_files
 from .rules import Rule
 
@@ -33,11 +34,7 @@ __all__ = ["coco_bag", "convert_to_coco"]
 
 
 def _bag_module() -> Any:
-    try:
-        import dask.bag as db
-    except ImportError:
-        raise MissingDependencyError("segmask.dask needs Dask: pip install 'segmask[dask]'") from None
-    return db
+    return require("dask.bag", "segmask.dask needs Dask: pip install 'segmask[dask]'")
 
 
 def coco_bag(

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from .errors import InputError
 from .predictions import Predictions
 
-__all__ = ["Item", "WriteReport", "check_items", "output_paths", "relative_names"]
+__all__ = ["Item", "WriteReport", "check_items", "output_paths", "relative_names", "source_files", "usable_folder"]
 
 #: One image of a dataset: its file name and its predictions (or ground truth).
 Item = tuple[str, Predictions]
@@ -132,6 +132,30 @@ def output_paths(names: Sequence[str], out_dir: str | os.PathLike[str], rename: 
         seen[key] = name
         out.append(root / target)
     return out
+
+
+def source_files(source: object, suffix: str, what: str, *, skip: str = "") -> tuple[list[Path], Path | None]:
+    """The files a reader was given: a file, a folder (its ``*{suffix}`` files, recursively, sorted,
+    less any named ``skip``) or a list of files, each of which must exist.
+
+    Returns the files and their folder: the one given, the file's, or the
+    list's when all share one (else None).
+    """
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if path.is_dir():
+            return sorted(p for p in path.rglob(f"*{suffix}") if p.is_file() and p.name != skip), path
+        if not path.is_file():
+            raise InputError(f"{path}: no such {what} file or folder")
+        return [path], path.parent
+    if isinstance(source, Sequence) and not isinstance(source, bytes):
+        files = [Path(p) for p in source]
+        for p in files:
+            if not p.is_file():
+                raise InputError(f"{p}: no such {what} file")
+        parents = {p.parent for p in files}
+        return files, parents.pop() if len(parents) == 1 else None
+    raise InputError(f"source must be a {what} file, a folder or a list of files, got {type(source).__name__}")
 
 
 def usable_folder(path: str | os.PathLike[str], what: str = "out") -> Path:

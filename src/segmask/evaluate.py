@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _validate, response
+from ._optional import require
 from .coco import dataset_dict, results_list
 from .errors import InputError, MissingDependencyError, ResponseFormatError
 from .predictions import Predictions
@@ -136,19 +137,10 @@ def _engine(name: str) -> str:
 
 def _modules(name: str) -> tuple[Any, Any]:
     """The engine's COCO and COCOeval classes."""
-    try:
-        if name == "hotcoco":
-            import hotcoco
-
-            return hotcoco.COCO, hotcoco.COCOeval
-        if name == "faster_coco_eval":
-            import faster_coco_eval
-
-            return faster_coco_eval.COCO, faster_coco_eval.COCOeval_faster
-    except ImportError:
-        raise MissingDependencyError(
-            f"backend={name!r} needs the package: pip install {name.replace('_', '-')} (or 'segmask[eval]')"
-        ) from None
+    if name in ("hotcoco", "faster_coco_eval"):
+        engine = require(name, f"backend={name!r} needs the package: pip install {name.replace('_', '-')} "
+                               "(or 'segmask[eval]')")  # fmt: skip
+        return engine.COCO, (engine.COCOeval if name == "hotcoco" else engine.COCOeval_faster)
     from pycocotools import coco, cocoeval
 
     return coco.COCO, cocoeval.COCOeval

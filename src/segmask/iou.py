@@ -62,7 +62,7 @@ def iou(
     mb = ma if b is a else as_masks(b, "b")  # iou(x, x): read x once
     na = 0 if ma is None else len(ma)
     nb = 0 if mb is None else len(mb)
-    crowd = _validate.flags(iscrowd, nb, "iscrowd") if iscrowd is not None else np.zeros(nb, np.uint8)
+    crowd = _crowd(iscrowd, nb)
     dense_limit(8 * na * nb, f"an IoU matrix of {na} x {nb}")
     out = np.zeros((na, nb), dtype=np.float64)
     if ma is None or mb is None or not na or not nb:
@@ -111,8 +111,13 @@ def box_iou(
     array([[0.33333333]])
     """
     da, db = as_xywh(a, format, "a"), as_xywh(b, format, "b")
-    crowd = _validate.flags(iscrowd, len(db), "iscrowd") if iscrowd is not None else np.zeros(len(db), np.uint8)
+    crowd = _crowd(iscrowd, len(db))
     dense_limit(8 * len(da) * len(db), f"a box IoU matrix of {len(da)} x {len(db)}")
     out = np.empty((len(da), len(db)), dtype=np.float64)
     _kernel.box_iou(da, db, crowd, out)
     return out
+
+
+def _crowd(iscrowd: ArrayLike | None, n: int) -> NDArray[np.uint8]:
+    """``(n,)`` 0/1 crowd flags of the second set (all 0 when not given)."""
+    return _validate.flags(iscrowd, n, "iscrowd") if iscrowd is not None else np.zeros(n, np.uint8)

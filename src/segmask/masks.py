@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _kernel, _validate, limits
+from . import _kernel, _ragged, _validate, limits
 from .errors import InputError, MaskError
 from .rle import encode_strings, parse_rles
 
@@ -245,8 +245,7 @@ class Masks:
         order = np.lexsort((starts[fg], owner))
         # Each run of an id starts and ends a run of its mask: two toggles, sorted per mask.
         toggles = np.stack([starts[fg][order], ends[fg][order]], axis=1).ravel()
-        offsets = np.zeros(len(ids) + 1, np.int64)
-        np.cumsum(2 * np.bincount(owner, minlength=len(ids)), out=offsets[1:])
+        offsets = _ragged.offsets(2 * np.bincount(owner, minlength=len(ids)))
         return cls._of((h, w), *_kernel.toggles_to_runs(toggles.astype(np.int64), offsets, h * w)), ids.astype(np.int64)
 
     @classmethod
@@ -384,9 +383,8 @@ class Masks:
         """Select masks with an int, a slice, a bool mask or an int array; gives ``Masks``."""
         sel = select(idx, len(self))
         lengths = np.diff(self._offsets)[sel]
-        offsets = np.zeros(len(sel) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        counts = self._counts[_ranges(self._offsets[:-1][sel], lengths)]
+        offsets = _ragged.offsets(lengths)
+        counts = self._counts[_ragged.ranges(self._offsets[:-1][sel], lengths)]
         boxes = self._boxes[sel] if self._boxes is not None else None
         strings = [self._strings[i] for i in sel.tolist()] if self._strings is not None else None
         return Masks._of(self._size, counts, offsets, self._area[sel], boxes, strings)
@@ -463,14 +461,12 @@ class Masks:
         elif _is_index_lists(groups):
             lists = [select(np.asarray(g, dtype=np.int64).reshape(-1), n) for g in groups]  # type: ignore[union-attr]
             members = np.concatenate(lists) if lists else np.zeros(0, np.int64)
-            group_offsets = np.zeros(len(lists) + 1, np.int64)
-            np.cumsum([len(x) for x in lists], out=group_offsets[1:])
+            group_offsets = _ragged.offsets([len(x) for x in lists])
         else:
             labels = _validate.integers(groups, n, "groups")
             _, inverse = np.unique(labels, return_inverse=True)
             members = np.argsort(inverse, kind="stable").astype(np.int64)
-            group_offsets = np.zeros(int(inverse.max()) + 2 if n else 1, np.int64)
-            np.cumsum(np.bincount(inverse, minlength=len(group_offsets) - 1), out=group_offsets[1:])
+            group_offsets = _ragged.offsets(np.bincount(inverse))
         h, w = self._size
         return Masks._of(self._size, *_kernel.group_union(self._counts, self._offsets, members, group_offsets, h * w))
 
@@ -486,8 +482,7 @@ class Masks:
             if p.image_size != size:
                 raise MaskError(f"parts[{i}] has image size {p.image_size} but parts[0] has {size}")
         lengths = np.concatenate([np.diff(p._offsets) for p in parts])
-        offsets = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = _ragged.offsets(lengths)
         counts = np.concatenate([p._counts for p in parts])
         area = np.concatenate([p._area for p in parts])
         boxes = np.concatenate([p._boxes for p in parts]) if all(p._boxes is not None for p in parts) else None
@@ -513,15 +508,6 @@ def from_kernel(
 def _is_index_lists(groups: Any) -> bool:
     return isinstance(groups, list | tuple) and len(groups) > 0 and all(isinstance(g, list | tuple | np.ndarray)
                                                                         for g in groups)  # fmt: skip
-
-
-def _ranges(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Concatenation of ``arange(s, s + n)`` for each start and length."""
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    return np.repeat(starts - offsets, lengths) + np.arange(total, dtype=np.int64)
 
 
 def select(idx: Any, n: int) -> NDArray[np.int64]:

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from . import _validate
 from ._io import atomic_write, remove_stale
-from .datasets import Item, WriteReport, check_items, output_paths, relative_names, usable_folder
+from .datasets import Item, WriteReport, check_items, output_paths, relative_names, source_files, usable_folder
 from .errors import InputError, ResponseFormatError
 from .masks import Masks, dense_limit
 from .predictions import Predictions
@@ -99,22 +99,9 @@ def from_png(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) 
     to_png : the other way.
     Masks.from_labels : the same for an image in memory.
     """
-    files = _png_files(source)
+    files, _ = source_files(source, ".png", "PNG")
     rels = relative_names([str(f) for f in files])
     return [(str(PurePosixPath(rel).with_suffix("")), _read_png(path)) for path, rel in zip(files, rels, strict=True)]
-
-
-def _png_files(source: object) -> list[Path]:
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if path.is_dir():
-            return sorted(p for p in path.rglob("*.png") if p.is_file())
-        if not path.is_file():
-            raise InputError(f"{path}: no such PNG file or folder")
-        return [path]
-    if isinstance(source, Sequence) and not isinstance(source, bytes):
-        return [Path(p) for p in source]
-    raise InputError(f"source must be a PNG file, a folder or a list of files, got {type(source).__name__}")
 
 
 def _read_png(path: Path) -> Predictions:

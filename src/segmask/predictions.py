@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from . import _validate, geometry, limits, response
+from . import _ragged, _validate, geometry, limits, response
 from .boxes import BoxFormat, convert_boxes
 from .errors import InputError, MaskError
 from .masks import Masks, from_kernel, select
@@ -376,10 +376,9 @@ class Predictions:
         sel = select(idx, len(self))
         picks = sel.tolist()
         lengths = np.diff(self._point_offsets)[sel]
-        offsets = np.zeros(len(sel) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = _ragged.offsets(lengths)
         starts = self._point_offsets[:-1][sel]
-        rows = np.repeat(starts - (offsets[:-1]), lengths) + np.arange(int(offsets[-1]), dtype=np.int64)
+        rows = _ragged.ranges(starts, lengths)
         return Predictions._build(
             image_size=self.image_size,
             cxcywh=self.cxcywh[sel],
@@ -435,8 +434,7 @@ class Predictions:
                 raise MaskError("translate needs one image size for the RLE masks: pass image_size=(height, width)")
             [own] = sizes
             counts = [rles[i][3] for i in picks]
-            offsets = np.zeros(len(picks) + 1, np.int64)
-            np.cumsum([len(c) for c in counts], out=offsets[1:])
+            offsets = _ragged.offsets([len(c) for c in counts])
             moved = from_kernel(own, np.concatenate(counts), offsets).translate(dx, dy, size or own)
             runs = moved.runs
             for j, (i, rle) in enumerate(zip(picks, moved.to_rle(), strict=True)):
@@ -477,8 +475,7 @@ class Predictions:
         if any(p._shapes is not None for p in parts):
             shapes = tuple(s for p in parts for s in p.polygons)
         lengths = np.concatenate([np.diff(p._point_offsets) for p in parts])
-        offsets = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = _ragged.offsets(lengths)
         first = parts[0]
         return Predictions._build(
             image_size=first.image_size,
@@ -594,8 +591,7 @@ class Predictions:
             chosen_preds = self[poly_idx]
             polys = rings_to_masks(chosen_preds._coords, chosen_preds._point_offsets, size, chosen)
         counts = [self._rles[i][3] for i in rle_idx.tolist()]
-        rle_offsets = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum([len(c) for c in counts], out=rle_offsets[1:])
+        rle_offsets = _ragged.offsets([len(c) for c in counts])
         rles = from_kernel(size, np.concatenate(counts) if counts else np.zeros(0, np.uint32), rle_offsets)
         order = np.concatenate([poly_idx, rle_idx, empty_idx])
         inverse = np.empty_like(order)

@@ -30,8 +30,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from . import _kernel, _validate, limits
-from ._polygons import as_polygon_batch, check_coordinates
+from . import _kernel, _ragged, _validate
+from ._polygons import as_polygon_batch, check_coordinates, checked_batch, fast_batch
 from .errors import PolygonError
 from .masks import Masks, from_kernel
 from .rules import RULES, Rule
@@ -97,14 +97,12 @@ def rasterize(
     """
     size = _validate.image_size(image_size)
     rule = _validate.choice("rule", rule, RULES)  # type: ignore[assignment]
-    if type(polygons) is list:
-        fast = _kernel.polygon_batch(polygons, limits.MAX_COORD)  # the common forms, all valid
-        if fast is not None:
-            return rings_to_masks(*fast, size, rule)
+    fast = fast_batch(polygons)
+    if fast is not None:
+        return rings_to_masks(*fast, size, rule)
     if isinstance(polygons, Sequence) and any(isinstance(p, shapely.Geometry) for p in polygons):
         return _rasterize_mixed(polygons, size, rule)
-    coords, offsets = as_polygon_batch(polygons)
-    return rings_to_masks(coords, offsets, size, rule)
+    return rings_to_masks(*checked_batch(polygons), size, rule)
 
 
 def rings_to_masks(
@@ -156,8 +154,7 @@ def _rasterize_geometries(geoms: list[Any], where: NDArray[np.int64], size: tupl
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     lengths = np.bincount(ring_of, minlength=len(rings)).astype(np.int64)
-    offsets = np.zeros(len(rings) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = _ragged.offsets(lengths)
     check_coordinates(coords, offsets, where[owner[ring_part]] if len(rings) else where[:0])
     is_hole = np.ones(len(rings), dtype=bool)
     if len(rings):

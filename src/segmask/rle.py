@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _kernel, _validate
+from . import _kernel, _ragged, _validate
 from .errors import InputError, RLEError
 
 __all__ = ["decode_strings", "encode_strings", "parse_rles"]
@@ -146,9 +146,7 @@ def parse_rles(
         return None, np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.int64), []
     h, w = size
     if not lists:
-        counts, offsets, area = decode_strings(texts, size, name=name)
-        strings = [t if isinstance(t, str) else t.decode("ascii") for t in texts]
-        return size, counts, offsets, area, strings
+        return _parse_common((h, w, texts, all(isinstance(t, str) for t in texts)), name)
     parts: list[NDArray[np.int64]] = [np.zeros(0, np.int64)] * n
     if texts:
         counts, offsets, _ = decode_strings(texts, size, [f"{name}[{i}]" for i in text_idx])
@@ -162,12 +160,9 @@ def parse_rles(
                 "the RLE is truncated or belongs to another image size"
             )
         parts[i] = c
-    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=n)
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = _ragged.offsets(len(p) for p in parts)
     counts = np.concatenate(parts).astype(np.uint32)
-    area = np.array([int(p[1::2].sum()) for p in parts], dtype=np.int64)
-    return size, counts, offsets, area, None
+    return size, counts, offsets, _kernel.runs_area(counts, offsets), None
 
 
 def _parse_common(

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _validate
+from . import _ragged, _validate
 from .errors import InputError
 from .iou import iou
 from .masks import Masks
@@ -176,8 +176,7 @@ def merge_tiles(
         columns.append(_Columns(p, has, x, y))
     every = _Columns.concatenate(columns)
     edge_cut = np.concatenate(cut) if cut else np.zeros(0, bool)
-    starts = np.zeros(len(parts) + 1, np.int64)
-    np.cumsum([len(m) for m in placed], out=starts[1:])
+    starts = _ragged.offsets([len(m) for m in placed])
     groups = _UnionFind(int(starts[-1]))
     for a, b in _neighbours(boxes):
         if not len(placed[a]) or not len(placed[b]):

@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from . import _kernel, _validate
+from . import _kernel, _ragged, _validate
 from .geometry import polygons_from_rings
 from .masks import RLE, Masks, as_masks
 
@@ -57,8 +57,7 @@ def trace(ms: Masks) -> Iterator[tuple[int, NDArray[np.float64], NDArray[np.int6
         coords += (x - 1, y - 1)
         if lengths.min() < 3:
             coords, lengths = _three_or_more(coords, lengths)
-        offsets = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = _ragged.offsets(lengths)
         yield i, coords, offsets, hierarchy[0]
 
 
@@ -74,8 +73,7 @@ def _three_or_more(
 
 
 def _flat_rings(rings: list[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    offsets = np.zeros(len(rings) + 1, np.int64)
-    np.cumsum([len(r) for r in rings], out=offsets[1:])
+    offsets = _ragged.offsets([len(r) for r in rings])
     return np.concatenate(rings), offsets
 
 

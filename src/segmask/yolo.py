@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _validate, response
 from ._io import atomic_write, remove_stale
-from .datasets import Item, WriteReport, check_items, output_paths, relative_names, usable_folder
+from .datasets import Item, WriteReport, check_items, output_paths, relative_names, source_files, usable_folder
 from .errors import InputError, ResponseFormatError
 from .predictions import Predictions
 from .rules import Rule
@@ -97,9 +97,8 @@ def to_yolo(
     from_yolo : the other way.
     """
     pairs = check_items(items)
-    if categories is not None and (isinstance(categories, str) or not all(isinstance(c, str) for c in categories)):
-        raise InputError(f"categories must be a list of class names, got {categories!r}")
-    names = list(categories) if categories is not None else sorted({n for _, p in pairs for n in p.class_name.tolist()})
+    given = _names(categories)
+    names = given if given is not None else sorted({n for _, p in pairs for n in p.class_name.tolist()})
     folder = usable_folder(out_dir, "out_dir")
     targets = output_paths([f for f, _ in pairs], folder, label_name)
     if any(t == folder / "classes.txt" for t in targets):
@@ -158,7 +157,7 @@ def from_yolo(
     --------
     to_yolo : the other way.
     """
-    files, root = _label_files(source)
+    files, root = source_files(source, ".txt", "label", skip="classes.txt")
     names = _classes(categories, root)
     rels = relative_names([str(f) for f in files])
     out: list[Item] = []
@@ -169,30 +168,19 @@ def from_yolo(
     return out
 
 
-def _label_files(source: object) -> tuple[list[Path], Path | None]:
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*.txt") if p.is_file() and p.name != "classes.txt")
-            return files, path
-        if not path.is_file():
-            raise InputError(f"{path}: no such label file or folder")
-        return [path], path.parent
-    if isinstance(source, Sequence) and not isinstance(source, bytes):
-        files = [Path(p) for p in source]
-        for p in files:
-            if not p.is_file():
-                raise InputError(f"{p}: no such label file")
-        parents = {p.parent for p in files}
-        return files, parents.pop() if len(parents) == 1 else None
-    raise InputError(f"source must be a label file, a folder or a list of files, got {type(source).__name__}")
+def _names(categories: Sequence[str] | None) -> list[str] | None:
+    """Given class names, checked; None when not given."""
+    if categories is None:
+        return None
+    if isinstance(categories, str) or not all(isinstance(c, str) for c in categories):
+        raise InputError(f"categories must be a list of class names, got {categories!r}")
+    return list(categories)
 
 
 def _classes(categories: Sequence[str] | None, root: Path | None) -> list[str] | None:
-    if categories is not None:
-        if isinstance(categories, str) or not all(isinstance(c, str) for c in categories):
-            raise InputError(f"categories must be a list of class names, got {categories!r}")
-        return list(categories)
+    given = _names(categories)
+    if given is not None:
+        return given
     if root is not None and (root / "classes.txt").is_file():
         text = (root / "classes.txt").read_text(encoding="utf-8")
         return [line.strip() for line in text.splitlines() if line.strip()]
