@@ -340,3 +340,82 @@ def test_a_200_that_is_not_a_response_is_the_servers_fault(
     code = main(["fetch", str(sample_image_path()), "--model", "m/1", "--out", str(tmp_path / "o"),
                  "--api-url", server.url, "--retries", "0", "--no-progress"])  # fmt: skip
     assert code == 1 and "answered 200 with a body that is not JSON" in capsys.readouterr().err
+
+
+# --- the inputs of this round's new paths -----------------------------------------------------
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The first bytes of a PNG that claims a size (no pixels follow)."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk + b"\x00" * 64
+
+
+def jpeg_header(width: int, height: int) -> bytes:
+    """SOI, an APP0 segment, then a baseline frame header claiming a size."""
+    import struct
+
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + b"\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof + b"\x00" * 64
+
+
+@pytest.mark.parametrize("header", [png_header, jpeg_header])
+def test_infer_sliced_refuses_a_huge_claimed_image_before_decoding(header: Any) -> None:
+    with FakeRoboflowServer(api_keys={"k"}) as server:
+        client = sm.RoboflowClient(api_key="k", api_url=server.url, retries=0)
+        with pytest.raises(sm.ImageError, match="60000x60000: decoded it would take"):
+            client.infer_sliced(header(60000, 60000), "shapes/1")
+        if header is png_header:  # a JPEG cannot claim more than 65535 a side
+            with pytest.raises(sm.ImageError, match="2\\*\\*32 pixels"):
+                client.infer_sliced(header(70000, 70000), "shapes/1")
+        assert server.count == 0  # nothing was sent
+
+
+def test_tiles_refuse_more_windows_than_memory_allows() -> None:
+    with pytest.raises(sm.InputError, match="4294836225 windows of 1x1 would take"):
+        sm.tiles((65535, 65535), tile=1)
+
+
+def test_coco_files_are_bounded_for_every_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    truth = sample_predictions()
+    gt, dt = tmp_path / "gt.json", tmp_path / "dt.json"
+    sm.to_coco([("s.png", truth)], gt)
+    sm.to_coco_results([("s.png", truth)], dt, ground_truth=gt)
+    monkeypatch.setattr(sm.limits, "MAX_DATASET_BYTES", gt.stat().st_size - 1)
+    for backend in sm.BACKENDS:
+        with pytest.raises(sm.InputError, match=r"gt\.json: larger than .*MAX_DATASET_BYTES"):
+            sm.evaluate(gt, dt, backend=backend)
+    with pytest.raises(sm.InputError, match="MAX_DATASET_BYTES"):
+        sm.from_coco(gt)
+    monkeypatch.setattr(sm.limits, "MAX_DATASET_BYTES", 2**31)
+    assert sm.evaluate(gt, dt)["AP"] == 1.0
+
+
+def test_yolo_classes_come_from_workflows_outputs_too(tmp_path: Path) -> None:
+    wrapped = {"model_predictions": sample_predictions().to_dict()}
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    (folder / "a.png.json").write_text(json.dumps(wrapped))
+    assert main(["convert", str(folder), "--to", "yolo", "--out", str(tmp_path / "yolo"), "--no-progress"]) == 0
+    names = (tmp_path / "yolo" / "classes.txt").read_text().split()
+    assert names == sorted(set(sample_predictions().class_name.tolist()))
+
+
+def test_a_huge_salt_or_cache_entry_is_never_read_whole(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / ".segmask-salt").write_bytes(b"x" * (8 << 20))  # damaged by hand
+    with FakeRoboflowServer(api_keys={"k"}) as server:
+        client = sm.RoboflowClient(api_key="k", api_url=server.url, retries=0, cache_dir=cache,
+                                   max_response_bytes=1 << 20)  # fmt: skip
+        first = client.infer(sample_image_path(), "shapes/1")
+        assert (cache / ".segmask-salt").stat().st_size == 32
+        [entry] = [p for p in cache.rglob("*.json")]
+        entry.write_bytes(b" " * (2 << 20))  # over max_response_bytes: fetched again, not read
+        again = client.infer(sample_image_path(), "shapes/1")
+    assert server.count == 2 and len(again) == len(first)

@@ -314,7 +314,7 @@ def dataset_dict(
 
 def _ground_truth(ground_truth: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
     """Image ids by file name and category ids by name, from a COCO file or dict."""
-    data = response.read(ground_truth) if isinstance(ground_truth, str | os.PathLike) else ground_truth
+    data = response.read_dataset(ground_truth) if isinstance(ground_truth, str | os.PathLike) else ground_truth
     if not isinstance(data, Mapping) or not isinstance(data.get("images"), list):
         raise ResponseFormatError("ground_truth must be a COCO instances file or dict with an 'images' list")
     images: dict[str, int] = {}
@@ -437,7 +437,7 @@ def from_coco(source: str | os.PathLike[str] | Mapping[str, Any]) -> list[Item]:
     --------
     to_coco : the other way.
     """
-    data = response.read(source) if isinstance(source, str | os.PathLike) else source
+    data = response.read_dataset(source) if isinstance(source, str | os.PathLike) else source
     if not isinstance(data, Mapping) or not isinstance(data.get("images"), list):
         raise ResponseFormatError("a COCO file needs an 'images' list")
     names = {c["id"]: c["name"] for c in _gt_categories(data)}

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate, response
+from . import _validate, limits, response
 from ._optional import require
 from .coco import dataset_dict, results_list
 from .errors import InputError, MissingDependencyError, ResponseFormatError
@@ -155,7 +155,7 @@ def _inputs(ground_truth: GroundTruth, predictions: Results, iou_type: str, *, k
     dt_file = f"{os.fspath(dt)}: " if _is_path(dt) else ""
     pairs_dt = _is_items(dt)
     if _is_path(gt) and (pairs_dt or not keep_paths):
-        gt = response.read(gt)
+        gt = response.read_dataset(gt)
     elif _is_items(gt):
         gt = dataset_dict(gt, segmentation="rle")
     if not _is_path(gt):
@@ -167,7 +167,7 @@ def _inputs(ground_truth: GroundTruth, predictions: Results, iou_type: str, *, k
     if pairs_dt:
         dt = results_list(dt, gt)
     elif _is_path(dt) and not keep_paths:
-        dt = response.read(dt)
+        dt = response.read_dataset(dt)
     if not _is_path(dt):
         if not isinstance(dt, list):
             raise InputError(
@@ -175,6 +175,12 @@ def _inputs(ground_truth: GroundTruth, predictions: Results, iou_type: str, *, k
             )
         if truth is not None:
             _named(dt_file, _check_results, dt, truth, iou_type)
+    for kept in (gt, dt):  # a file the engine reads itself: bounded as segmask's own reads are
+        if _is_path(kept) and os.path.isfile(kept) and os.path.getsize(kept) > limits.MAX_DATASET_BYTES:
+            raise InputError(
+                f"{os.fspath(kept)}: larger than {limits.MAX_DATASET_BYTES} bytes, "
+                "segmask.limits.MAX_DATASET_BYTES limit"
+            )
     return gt, dt
 
 
@@ -230,7 +236,7 @@ def _engine_call(call: Any, source: Any, name: str) -> Any:
     except (ValueError, KeyError, TypeError, OSError, RuntimeError) as exc:
         message = str(exc)
     if _is_path(source):
-        data = response.read(source)  # raises for a missing file or a body that is not JSON
+        data = response.read_dataset(source)  # raises for a missing file or a body that is not JSON
         if name == "ground_truth" and isinstance(data, Mapping):
             _named(f"{os.fspath(source)}: ", _check_ground_truth, data)
         raise ResponseFormatError(f"{os.fspath(source)}: {message}")

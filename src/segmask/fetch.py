@@ -36,6 +36,7 @@ import os
 import random
 import re
 import secrets
+import struct
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -50,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from . import _validate
+from . import _validate, limits
 from ._http import Reply, Transport, TransportError
 from ._io import atomic_write
 from ._version import __version__ as _version
@@ -65,7 +66,7 @@ from .errors import (
     status_error,
 )
 from .predictions import Predictions
-from .response import parse_json
+from .response import parse_json, read_bytes
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -628,10 +629,9 @@ class _Cache:
     def load(self, path: Path) -> Predictions | None:
         problem = None
         try:
-            if path.stat().st_size > self._max_bytes:
-                problem = "larger than max_response_bytes"
-            else:
-                return parse_json(path.read_bytes())
+            if not path.is_file():
+                return None
+            return parse_json(read_bytes(path, self._max_bytes, "max_response_bytes"))
         except FileNotFoundError:
             return None
         except (ValueError, OSError) as exc:  # ResponseFormatError is a ValueError
@@ -642,24 +642,34 @@ class _Cache:
 
 def _salt(path: Path) -> bytes:
     """The folder's random salt, made once; two processes making it at once agree on one."""
-    try:
-        salt = path.read_bytes()
-        if len(salt) == 32:
-            return salt
-    except FileNotFoundError:
-        pass
+    salt = _read_salt(path)
+    if salt is not None:
+        return salt
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(secrets.token_bytes(32))
     try:
         os.link(tmp, path)  # only if there is none yet
     except FileExistsError:
-        if len(path.read_bytes()) != 32:  # left damaged by hand: replace it
+        if _read_salt(path) is None:  # left damaged by hand: replace it
             os.replace(tmp, path)
     except OSError:  # a file system without hard links: the last writer wins
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path.read_bytes()
+    salt = _read_salt(path)
+    if salt is None:
+        raise OSError(f"the salt file {path.name} cannot be kept")
+    return salt
+
+
+def _read_salt(path: Path) -> bytes | None:
+    """The 32 bytes of a salt file (33 read at most); None when missing or not 32 bytes."""
+    try:
+        with path.open("rb") as f:
+            salt = f.read(33)
+    except FileNotFoundError:
+        return None
+    return salt if len(salt) == 32 else None
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -725,10 +735,47 @@ def _decoded(image: object) -> NDArray[np.uint8]:
         _encode_check(image)
         return image
     raw = _image_bytes(image)
+    claimed = _claimed_size(raw)
+    if claimed is not None:  # refused before the pixels are allocated
+        h, w = claimed
+        try:
+            _validate.image_size((h, w), "the image's (height, width)")
+        except InputError as exc:
+            raise ImageError(str(exc)) from None
+        if 4 * h * w > limits.MAX_DENSE_BYTES:
+            raise ImageError(
+                f"the image is {w}x{h}: decoded it would take {4 * h * w} bytes, over "
+                f"segmask.limits.MAX_DENSE_BYTES = {limits.MAX_DENSE_BYTES}"
+            )
     pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise ImageError("OpenCV cannot decode the image (not an image file, or over its pixel limit)")
     return np.asarray(pixels if pixels.dtype == np.uint8 else cv2.convertScaleAbs(pixels, alpha=255 / 65535))
+
+
+def _claimed_size(raw: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` a PNG or JPEG file's header claims, read before decoding; None for other formats.
+
+    Other formats are bounded by OpenCV's own limit (``OPENCV_IO_MAX_IMAGE_PIXELS``, 2**30 pixels).
+    """
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR" and len(raw) >= 24:
+        w, h = struct.unpack(">II", raw[16:24])
+        return h, w
+    if raw[:2] == b"\xff\xd8":  # JPEG: walk the segments to the frame header (SOF0..SOF15 but 4, 8, 12)
+        p = 2
+        while p + 9 <= len(raw) and raw[p] == 0xFF:
+            marker = raw[p + 1]
+            if marker == 0xFF:  # fill byte
+                p += 1
+                continue
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                h, w = struct.unpack(">HH", raw[p + 5 : p + 9])
+                return h, w
+            if marker == 0xD8 or 0xD0 <= marker <= 0xD7:
+                p += 2
+                continue
+            p += 2 + struct.unpack(">H", raw[p + 2 : p + 4])[0]
+    return None
 
 
 def _encode_png(pixels: NDArray[np.uint8]) -> bytes:

@@ -19,7 +19,7 @@ image_size (100000, 100000) has 10000000000 pixels; segmask
 
 from __future__ import annotations
 
-__all__ = ["MAX_COORD", "MAX_DENSE_BYTES", "MAX_IMAGE_PIXELS"]
+__all__ = ["MAX_COORD", "MAX_DATASET_BYTES", "MAX_DENSE_BYTES", "MAX_IMAGE_PIXELS"]
 
 #: Most pixels an image may have: ``height * width < 2**32``, as COCO run lengths are
 #: 32-bit in pycocotools. Every size (an argument, a response's ``image``, a COCO,
@@ -29,6 +29,10 @@ MAX_IMAGE_PIXELS = 2**32 - 1
 #: Largest |coordinate| of a polygon vertex, in pixels: pycocotools' C overflows
 #: its 32-bit ints past about 4.3e8 px, so no reference exists beyond this.
 MAX_COORD = float(2**28)
+
+#: Largest COCO file (ground truth, results) read, in bytes (2 GiB: LVIS's training
+#: annotations are 1.1 GB). A response file is capped lower, at 64 MiB, as a reply is.
+MAX_DATASET_BYTES = 2**31
 
 #: Largest dense array made on request, in bytes (4 GiB): ``Masks.to_dense``, the
 #: instance-id images of ``to_png``/``from_png`` and ``Masks.to_labels``, and the

@@ -135,18 +135,13 @@ def png_file(item: ResponseFile, target: Path, rule: Rule | None) -> int | Failu
 
 
 def class_names(files: Sequence[ResponseFile]) -> list[str]:
-    """The class names in response files, sorted: a cheap first pass (no masks are made)."""
-    from .response import read
-
+    """The class names in response files, sorted: a first pass that parses them (Workflows outputs too), no masks."""
     names: set[str] = set()
     for f in files:
         try:
-            data = read(f.path)
+            names.update(read_response(f.path).class_name.tolist())
         except SegmaskError:
             continue  # the real pass names the file and the problem
-        for pred in data.get("predictions", []) if isinstance(data, dict) else []:
-            if isinstance(pred, dict) and isinstance(pred.get("class"), str):
-                names.add(pred["class"])
     return sorted(names)
 
 

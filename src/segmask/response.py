@@ -42,7 +42,7 @@ from .rle import parse_rles
 if TYPE_CHECKING:
     from .predictions import Predictions
 
-__all__ = ["loads", "parse", "parse_json", "read", "read_bytes", "to_dict"]
+__all__ = ["loads", "parse", "parse_json", "read", "read_bytes", "read_dataset", "to_dict"]
 
 #: Largest response file read from disk (as the client's default body cap).
 MAX_FILE_BYTES = 64 * 2**20
@@ -58,19 +58,24 @@ def loads(data: bytes | bytearray | memoryview | str, where: str = "") -> Any:
 
 
 def read(source: str | os.PathLike[str]) -> Any:
-    """A JSON file, read whole up to :data:`MAX_FILE_BYTES`; errors start with its path."""
+    """A response file, read whole up to :data:`MAX_FILE_BYTES`; errors start with its path."""
     return loads(read_bytes(source), f"{os.fspath(source)}: ")
 
 
-def read_bytes(source: str | os.PathLike[str]) -> bytes:
-    """A response file's bytes, up to :data:`MAX_FILE_BYTES`; an :class:`InputError` naming the path."""
+def read_dataset(source: str | os.PathLike[str]) -> Any:
+    """A COCO file (ground truth or results), read whole up to :data:`segmask.limits.MAX_DATASET_BYTES`."""
+    return loads(read_bytes(source, limits.MAX_DATASET_BYTES, "segmask.limits.MAX_DATASET_BYTES"), f"{source}: ")
+
+
+def read_bytes(source: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES, limit: str = "a response's") -> bytes:
+    """A file's bytes, up to ``max_bytes`` (named ``limit`` in the message); an :class:`InputError` naming the path."""
     path = Path(source)
     problem = None
     try:
         with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            problem = f"larger than {MAX_FILE_BYTES} bytes; not a response"
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            problem = f"larger than {max_bytes} bytes, {limit} limit"
     except FileNotFoundError:
         problem = "no such file"
     except IsADirectoryError:

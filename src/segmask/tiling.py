@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _ragged, _validate
 from .errors import InputError
 from .iou import iou
-from .masks import Masks
+from .masks import Masks, dense_limit
 from .predictions import Predictions
 
 __all__ = ["merge_tiles", "tiles"]
@@ -74,6 +74,8 @@ def tiles(image_size: tuple[int, int], *, tile: int | tuple[int, int] = 640, ove
     share = _validate.number(overlap, "overlap", 0.0, 1.0)
     if share >= 1:
         raise InputError(f"overlap must be below 1, got {overlap!r}")
+    ny, nx = _count(h, th, share), _count(w, tw, share)
+    dense_limit(32 * ny * nx, f"{ny * nx} windows of {th}x{tw}")  # before any is made
     ys = _starts(h, th, share)
     xs = _starts(w, tw, share)
     grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
@@ -92,13 +94,21 @@ def _tile_size(tile: object) -> tuple[int, int]:
     return side, side
 
 
+def _stride(size: int, share: float) -> int:
+    # At least a pixel in common when asked for any overlap: objects crossing a border join only there.
+    common = max(round(size * share), 1) if share > 0 else 0
+    return max(size - common, 1)
+
+
+def _count(length: int, size: int, share: float) -> int:
+    """How many windows :func:`_starts` makes along one side."""
+    return 1 if length <= size else -(-(length - size) // _stride(size, share)) + 1
+
+
 def _starts(length: int, size: int, share: float) -> NDArray[np.int64]:
     if length <= size:
         return np.zeros(1, np.int64)
-    # At least a pixel in common when asked for any overlap: objects crossing a border join only there.
-    common = max(round(size * share), 1) if share > 0 else 0
-    stride = max(size - common, 1)
-    starts = np.arange(0, length - size, stride, dtype=np.int64)
+    starts = np.arange(0, length - size, _stride(size, share), dtype=np.int64)
     return np.append(starts, length - size)
 
 
