@@ -115,10 +115,12 @@ class Predictions:
         shapes: tuple[Any, ...] | None = None,
         rule: Rule = "contour",
     ) -> Predictions:
+        """From columns this object owns: nothing in them is shared with a caller (``meta`` and ``extras``
+        are never changed in place, so derived objects share them)."""
         for a in (cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points):
             _readonly(a)
         return cls(image_size, cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points,
-                   shapes, rles, extras, copy.deepcopy(meta), rule)  # fmt: skip
+                   shapes, rles, extras, meta, rule)  # fmt: skip
 
     # --- parsing and writing ------------------------------------------------------------
 
@@ -433,9 +435,7 @@ class Predictions:
             if len(sizes) > 1 or (size is None and dx | dy):
                 raise MaskError("translate needs one image size for the RLE masks: pass image_size=(height, width)")
             [own] = sizes
-            counts = [rles[i][3] for i in picks]
-            offsets = _ragged.offsets([len(c) for c in counts])
-            moved = from_kernel(own, np.concatenate(counts), offsets).translate(dx, dy, size or own)
+            moved = self._rle_masks(picks, own).translate(dx, dy, size or own)
             runs = moved.runs
             for j, (i, rle) in enumerate(zip(picks, moved.to_rle(), strict=True)):
                 rles[i] = (rles[i][0], rle, moved.image_size, runs.counts[runs.offsets[j] : runs.offsets[j + 1]])
@@ -446,7 +446,6 @@ class Predictions:
             _coords=_readonly(self._coords + shift),
             _shapes=shapes,
             _rles=tuple(rles),
-            _meta=copy.deepcopy(self._meta),
         )
 
     @staticmethod
@@ -590,13 +589,17 @@ class Predictions:
         else:
             chosen_preds = self[poly_idx]
             polys = rings_to_masks(chosen_preds._coords, chosen_preds._point_offsets, size, chosen)
-        counts = [self._rles[i][3] for i in rle_idx.tolist()]
-        rle_offsets = _ragged.offsets([len(c) for c in counts])
-        rles = from_kernel(size, np.concatenate(counts) if counts else np.zeros(0, np.uint32), rle_offsets)
+        rles = self._rle_masks(rle_idx.tolist(), size)
         order = np.concatenate([poly_idx, rle_idx, empty_idx])
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         return Masks.concatenate([polys, rles, Masks.empty(size, n=len(empty_idx))])[inverse]
+
+    def _rle_masks(self, picks: Sequence[int], size: tuple[int, int]) -> Masks:
+        """The RLE masks of predictions ``picks`` (all of image ``size``), from the runs decoded at parsing."""
+        counts = [self._rles[i][3] for i in picks]
+        joined = np.concatenate(counts) if counts else np.zeros(0, np.uint32)
+        return from_kernel(size, joined, _ragged.offsets(len(c) for c in counts))
 
 
 def _fillable(p: Any) -> bool:

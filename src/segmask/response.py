@@ -123,9 +123,10 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
     if not isinstance(preds, list):
         raise ResponseFormatError(f"{root}predictions is {_kind(preds)}, expected a list of predictions")
     image_size, image_meta = _image_size(obj.get("image"), f"{root}image")
-    meta = {k: v for k, v in obj.items() if k not in ("predictions", "image")}
+    # Copies: the caller's dict may change later; what the Predictions hold must not.
+    meta = copy.deepcopy({k: v for k, v in obj.items() if k not in ("predictions", "image")})
     if image_meta is not None:
-        meta["image"] = image_meta
+        meta["image"] = copy.deepcopy(image_meta)
     columns, error = _kernel.parse_predictions(preds, limits.MAX_COORD, split)
     if error is not None:
         if error[0] == _kernel.NOT_PLAIN:
@@ -144,7 +145,7 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
         offsets=offsets,
         has_points=has_points.astype(bool),
         rles=tuple(rles),
-        extras=tuple(extras),
+        extras=tuple(copy.deepcopy(e) if e else None for e in extras),
         meta=meta,
     )
 
