@@ -807,6 +807,34 @@ DIFFERENCE = 2
 XOR = 3
 
 
+cdef inline void stream(const u32* X, Py_ssize_t nx, Py_ssize_t* ix, i64* cx, int* vx, i64* cy, bint toggles,
+                        u32* out, Py_ssize_t* k, i64* cc, i64* fg, int* vp) noexcept nogil:
+    """merge2's runs of one mask ``X`` while the other's current run (``cy``) outlasts them.
+
+    The output is constant meanwhile, or (``toggles``) changes exactly where
+    ``X`` does; a boundary with no pixel since the last one is taken back.
+    """
+    while cy[0] > cx[0] and ix[0] < nx:
+        cc[0] += cx[0]
+        cy[0] -= cx[0]
+        if toggles:
+            if cc[0] == 0 and k[0] > 0:
+                k[0] -= 1
+                cc[0] = out[k[0]]
+                if not vp[0]:
+                    fg[0] -= cc[0]
+            else:
+                out[k[0]] = <u32>cc[0]
+                k[0] += 1
+                if vp[0]:
+                    fg[0] += cc[0]
+                cc[0] = 0
+            vp[0] ^= 1
+        cx[0] = X[ix[0]]
+        ix[0] += 1
+        vx[0] ^= 1
+
+
 cdef int merge2(const u32* A, Py_ssize_t na, const u32* B, Py_ssize_t nb, int op, RunsOut* r) noexcept nogil:
     """One sweep over two masks' runs: the runs of ``A op B``, as pycocotools would write them.
 
@@ -818,7 +846,7 @@ cdef int merge2(const u32* A, Py_ssize_t na, const u32* B, Py_ssize_t nb, int op
     """
     cdef Py_ssize_t ia = 1, ib = 1, k = 0
     cdef i64 ca = A[0], cb = B[0], c, cc = 0, fg = 0
-    cdef int va = 0, vb = 0, v, vp = 0, f0, f1
+    cdef int va = 0, vb = 0, v, vp = 0
     # The operation's truth table, indexed by (a << 1) | b: union, intersection, a & ~b, xor.
     cdef int table = 14 if op == 0 else 8 if op == 1 else 4 if op == 2 else 6
     cdef u32* out
@@ -829,63 +857,11 @@ cdef int merge2(const u32* A, Py_ssize_t na, const u32* B, Py_ssize_t nb, int op
         # Where one mask's current run outlasts the other's, the output follows
         # the other's runs alone: stream them (most pixels of most pairs).
         if cb > ca:
-            f0 = (table >> vb) & 1
-            f1 = (table >> (2 | vb)) & 1
-            if f0 == f1:  # constant while B's run lasts
-                while cb > ca and ia < na:
-                    cc += ca
-                    cb -= ca
-                    ca = A[ia]
-                    ia += 1
-                    va ^= 1
-            else:  # the output toggles with A
-                while cb > ca and ia < na:
-                    cc += ca
-                    cb -= ca
-                    if cc == 0 and k > 0:
-                        k -= 1
-                        cc = out[k]
-                        if not vp:
-                            fg -= cc
-                    else:
-                        out[k] = <u32>cc
-                        k += 1
-                        if vp:
-                            fg += cc
-                        cc = 0
-                    vp ^= 1
-                    ca = A[ia]
-                    ia += 1
-                    va ^= 1
+            stream(A, na, &ia, &ca, &va, &cb, ((table >> vb) & 1) != ((table >> (2 | vb)) & 1),
+                   out, &k, &cc, &fg, &vp)
         elif ca > cb:
-            f0 = (table >> (va << 1)) & 1
-            f1 = (table >> ((va << 1) | 1)) & 1
-            if f0 == f1:
-                while ca > cb and ib < nb:
-                    cc += cb
-                    ca -= cb
-                    cb = B[ib]
-                    ib += 1
-                    vb ^= 1
-            else:
-                while ca > cb and ib < nb:
-                    cc += cb
-                    ca -= cb
-                    if cc == 0 and k > 0:
-                        k -= 1
-                        cc = out[k]
-                        if not vp:
-                            fg -= cc
-                    else:
-                        out[k] = <u32>cc
-                        k += 1
-                        if vp:
-                            fg += cc
-                        cc = 0
-                    vp ^= 1
-                    cb = B[ib]
-                    ib += 1
-                    vb ^= 1
+            stream(B, nb, &ib, &cb, &vb, &ca, ((table >> (va << 1)) & 1) != ((table >> ((va << 1) | 1)) & 1),
+                   out, &k, &cc, &fg, &vp)
         c = ca if ca < cb else cb
         cc += c
         ca -= c
