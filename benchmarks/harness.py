@@ -32,8 +32,15 @@ Case = Callable[[], dict[str, Callable[[], Any]]]
 
 
 def timed(contestants: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median seconds of interleaved repeats, per contestant."""
+    """Median seconds of interleaved repeats, per contestant, after one untimed call of each.
+
+    The untimed round takes first-call costs (imports, caches, the first touch
+    of fresh memory, which is slow and erratic on virtual machines) out of
+    every contestant's figure alike.
+    """
     times: dict[str, list[float]] = {name: [] for name in contestants}
+    for fn in contestants.values():
+        fn()
     for _ in range(repeats):
         for name, fn in contestants.items():
             start = time.perf_counter()
