@@ -145,6 +145,30 @@ cdef object i64_array(Py_ssize_t n):
     return cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
 
 
+cdef const void* array_data(object a, int typenum, int ndim, str name) except NULL:
+    """The data of a C-contiguous array of this type and number of dimensions ((P, 2) when 2); else TypeError.
+
+    A typed memoryview checks as much at four times the cost: the functions
+    that small calls (one polygon, one mask) go through take arrays this way.
+    """
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name} must be a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+            or (ndim == 2 and cnp.PyArray_DIM(arr, 1) != 2)):
+        raise TypeError(f"{name} must be a C-contiguous {ndim}-d array of {np.dtype(typenum)}")
+    return cnp.PyArray_DATA(arr)
+
+
+def freeze(*arrays):
+    """Make numpy arrays read-only: one call for several (``setflags`` costs as much as a small kernel call)."""
+    for a in arrays:
+        if not cnp.PyArray_Check(a):
+            raise TypeError("freeze takes numpy arrays")
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>a, cnp.NPY_ARRAY_WRITEABLE)
+
+
 # Freed output buffers kept for the next large outputs. A buffer of some
 # megabytes is, with most allocators, fresh pages from the system each time,
 # and writing them costs a page fault every 4 KiB: for 1000 pairwise unions
@@ -207,7 +231,9 @@ cdef void free_capsule(object capsule) noexcept:
 
 
 cdef object owned_u32(u32* data, Py_ssize_t n, Py_ssize_t cap):
-    """A uint32 array of ``n`` values that owns ``data`` (malloc'd, room for ``cap``): freed with it, never copied.
+    """A uint32 array of ``n`` values that owns ``data`` (malloc'd, room for ``cap``): freed with it.
+
+    Copied (and ``data`` freed) when small.
 
     Room beyond an eighth more than ``n`` is given back first; what is kept
     makes the buffer fit the same request again when it is pooled.
@@ -218,6 +244,11 @@ cdef object owned_u32(u32* data, Py_ssize_t n, Py_ssize_t cap):
     cdef void* q
     if n < 1:
         n = 0
+    if n <= 4096:  # a small array: a copy costs less than a capsule
+        arr = u32_array(n)
+        memcpy(cnp.PyArray_DATA(arr), data, n * sizeof(u32))
+        free(data)
+        return arr
     if cap - (cap >> 3) > max(n, 1):
         q = realloc(data, max(n, 1) * sizeof(u32))
         if q != NULL:
@@ -288,10 +319,54 @@ cdef int push_toggles(RunsOut* r, i64* t, Py_ssize_t k, i64 hw) noexcept nogil:
     return runs_end_mask(r)
 
 
-cdef int cmp_i64(const void* a, const void* b) noexcept nogil:
-    cdef i64 x = (<i64*>a)[0]
-    cdef i64 y = (<i64*>b)[0]
-    return (x > y) - (x < y)
+cdef int sort_i64(i64* a, Py_ssize_t n, I64Buf* tmp) noexcept nogil:
+    """Sort ``n`` non-negative positions in place: insertion sort when few, else radix sort, a byte a pass.
+
+    ``tmp`` is scratch space, grown as needed (-1 when out of memory).
+    """
+    cdef Py_ssize_t i, j, shift, passes
+    cdef i64 v, lo, hi
+    cdef i64* src = a
+    cdef i64* dst
+    cdef i64* swap
+    cdef Py_ssize_t[256] count
+    if n < 48:
+        for i in range(1, n):
+            v = a[i]
+            j = i - 1
+            while j >= 0 and a[j] > v:
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = v
+        return 0
+    lo = hi = a[0]
+    for i in range(1, n):
+        if a[i] < lo:
+            lo = a[i]
+        if a[i] > hi:
+            hi = a[i]
+    passes = (64 - segmask_clz64(<uint64_t>(hi - lo) | 1) + 7) // 8
+    if i64_reserve(tmp, n) < 0:
+        return -1
+    dst = tmp.data
+    for shift in range(0, 8 * passes, 8):
+        memset(count, 0, sizeof(count))
+        for i in range(n):
+            count[((src[i] - lo) >> shift) & 0xff] += 1
+        v = 0
+        for j in range(256):
+            v += count[j]
+            count[j] = v - count[j]
+        for i in range(n):
+            j = ((src[i] - lo) >> shift) & 0xff
+            dst[count[j]] = src[i]
+            count[j] += 1
+        swap = src
+        src = dst
+        dst = swap
+    if src != a:
+        memcpy(a, src, n * sizeof(i64))
+    return 0
 
 
 cdef inline i64 floordiv(i64 a, i64 b) noexcept nogil:
@@ -361,19 +436,20 @@ def decode_strings(list strings, i64 hw):
     index, position, value)`` for the first bad string, with the codes above
     (and the arrays are then None).
 
-    Two passes per string, neither with a branch that depends on the data:
-    the first reads the characters into values (each character adds its 5
-    bits; the value it may end is stored whether it ends or not, and the next
-    overwrites it), the second adds back the value two places before. Anything
-    wrong only sets a flag; a flagged string is walked again, value by value,
-    to name its first problem.
+    Three passes per string, none with a branch that depends on the data:
+    the first (vectorized by the compiler) looks for characters outside
+    '0'..'o'; the second reads the characters into values (each character
+    adds its 5 bits; the value it may end is stored, sign-extended, whether it
+    ends or not, and the next overwrites it); the third adds back the value
+    two places before. Anything wrong only sets a flag; a flagged string is
+    walked again, value by value, to name its first problem.
     """
     cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, k, j, longest = 0
     cdef object s, counts
     cdef const char* text
-    cdef i64 x, val, total_sum, fg, shift, term, neg
+    cdef i64 val, total_sum, fg, shift, term, over
+    cdef uint64_t x, bad
     cdef int c
-    cdef uint64_t bad
     cdef object offsets, area
     cdef u32* buf = NULL
     cdef i64* deltas = NULL
@@ -419,27 +495,37 @@ def decode_strings(list strings, i64 hw):
             x = 0
             shift = 0
             bad = 0
+            over = 0
             total_sum = 0
             fg = 0
             with nogil:
+                # Characters outside '0'..'o': one pass the compiler vectorizes.
+                for p in range(length):
+                    bad |= <uint8_t>(<uint8_t>text[p] - 48) >> 6
                 for p in range(length):
                     c = <int>(<uint8_t>text[p]) - 48
-                    bad |= <uint64_t>(<unsigned int>c > 63)
-                    x |= (<i64>(c & 0x1f)) << shift
+                    x |= (<uint64_t>(c & 0x1f)) << shift
                     shift += 5
+                    over |= shift  # bit 64: a 13th group
                     term = ((c >> 5) & 1) ^ 1
-                    bad |= <uint64_t>((shift >= 60) & (term ^ 1))
-                    neg = (c >> 4) & term
-                    deltas[k] = x | ((-neg) << (shift & 63))
+                    # the value so far, sign-extended from its last group's top bit
+                    deltas[k] = (<i64>(x << ((64 - shift) & 63))) >> ((64 - shift) & 63)
                     k += term
-                    x &= term - 1
+                    x &= <uint64_t>(term - 1)
                     shift &= term - 1
-                for j in range(k):
-                    val = deltas[j] + (<i64>buf[m + j - 2] if j > 2 else 0)
-                    bad |= <uint64_t>((val < 0) | (val > UINT32_MAX_))
+                for j in range(min(k, 3)):
+                    val = deltas[j]
+                    bad |= <uint64_t>val >> 32
                     buf[m + j] = <u32>val
                     total_sum += val
                     fg += val & (-(j & 1))
+                for j in range(3, k):
+                    val = deltas[j] + <i64>buf[m + j - 2]
+                    bad |= <uint64_t>val >> 32  # below 0 or above 2**32 - 1
+                    buf[m + j] = <u32>val
+                    total_sum += val
+                    fg += val & (-(j & 1))
+                bad |= over & 64
             if bad or shift or total_sum != hw:
                 return None, None, None, string_problem(text, length, i)
             m += k
@@ -456,7 +542,7 @@ def decode_strings(list strings, i64 hw):
         free(lengths)
 
 
-def encode_strings(const u32[::1] counts, const i64[::1] offsets):
+def encode_strings(counts_array, offsets_array):
     """Runs -> pycocotools' compressed counts strings, one ``str`` per mask.
 
     Each value (a run, less the one two before it) takes the fewest 5-bit
@@ -464,7 +550,9 @@ def encode_strings(const u32[::1] counts, const i64[::1] offsets):
     count comes from the value's bit length. The first three groups, all but
     the largest values need, are written without a loop or a branch.
     """
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j, a, b, p, longest = 0, g, ngroups
+    cdef const u32* counts = <const u32*>array_data(counts_array, cnp.NPY_UINT32, 1, "counts")
+    cdef const i64* offsets = <const i64*>array_data(offsets_array, cnp.NPY_INT64, 1, "offsets")
+    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets_array, 0) - 1, i, j, a, b, p, longest = 0, g, ngroups
     cdef i64 x, y
     cdef int c
     cdef list out = [None] * n
@@ -633,10 +721,19 @@ cdef extern from *:
     static inline int segmask_clz64(uint64_t x) { return __builtin_clzll(x); }
     static inline int segmask_popcount64(uint64_t x) { return __builtin_popcountll(x); }
     #endif
+    #include <string.h>
+    /* Eight bytes, the lowest first, at any address. */
+    static inline void segmask_store8(char* p, uint64_t v) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+    #endif
+        memcpy(p, &v, 8);
+    }
     """
     int segmask_ctz64(uint64_t x) nogil
     int segmask_clz64(uint64_t x) nogil
     int segmask_popcount64(uint64_t x) nogil
+    void store8 "segmask_store8"(char* p, uint64_t v) nogil
 
 
 cdef inline uint64_t load8(const uint8_t* p) noexcept nogil:
@@ -1266,7 +1363,7 @@ cdef inline void coco_emit(I64Buf* t, i64 k, i64 vmin, i64 h, int* failed) noexc
         failed[0] = 1
 
 
-cdef int coco_polygon(const double[:, ::1] xy, Py_ssize_t a, Py_ssize_t b, i64 h, i64 w, I64Buf* t) noexcept nogil:
+cdef int coco_polygon(const double* xy, Py_ssize_t a, Py_ssize_t b, i64 h, i64 w, I64Buf* t) noexcept nogil:
     """Toggle positions of one polygon under pycocotools' rule, unsorted.
 
     pycocotools walks each edge in steps of 1/5 px (the vertices snapped with
@@ -1282,10 +1379,10 @@ cdef int coco_polygon(const double[:, ::1] xy, Py_ssize_t a, Py_ssize_t b, i64 h
     cdef int failed = 0
     cdef bint flip, up
     for j in range(k):
-        xs = c_int(5.0 * xy[a + j, 0] + .5)
-        ys = c_int(5.0 * xy[a + j, 1] + .5)
-        xe = c_int(5.0 * xy[a + (j + 1) % k, 0] + .5)
-        ye = c_int(5.0 * xy[a + (j + 1) % k, 1] + .5)
+        xs = c_int(5.0 * xy[2 * (a + j) + 0] + .5)
+        ys = c_int(5.0 * xy[2 * (a + j) + 1] + .5)
+        xe = c_int(5.0 * xy[2 * (a + (j + 1) % k) + 0] + .5)
+        ye = c_int(5.0 * xy[2 * (a + (j + 1) % k) + 1] + .5)
         dx = xe - xs if xe >= xs else xs - xe
         dy = ye - ys if ye >= ys else ys - ye
         flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
@@ -1344,25 +1441,31 @@ cdef int coco_polygon(const double[:, ::1] xy, Py_ssize_t a, Py_ssize_t b, i64 h
     return 0
 
 
-def coco_polygons(const double[:, ::1] coords, const i64[::1] offsets, i64 h, i64 w):
-    """Polygons (K >= 3 points each, |coordinates| <= 2**28) -> runs under pycocotools' rule."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+def coco_polygons(coords, offsets, i64 h, i64 w):
+    """Polygons (K >= 3 points each, |coordinates| <= 2**28) -> runs under pycocotools' rule.
+
+    ``coords`` is (P, 2) float64 and ``offsets`` (N + 1,) int64, both C-contiguous.
+    """
+    cdef const double* xy = <const double*>array_data(coords, cnp.NPY_FLOAT64, 2, "coords")
+    cdef const i64* offs = <const i64*>array_data(offsets, cnp.NPY_INT64, 1, "offsets")
+    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets, 0) - 1, i
     cdef RunsOut r
-    cdef I64Buf t
+    cdef I64Buf t, scratch
     cdef int failed = 0
     memset(&r, 0, sizeof(r))
     memset(&t, 0, sizeof(t))
+    memset(&scratch, 0, sizeof(scratch))
     with nogil:
         for i in range(n):
             t.n = 0
-            if coco_polygon(coords, offsets[i], offsets[i + 1], h, w, &t) < 0:
+            if coco_polygon(xy, offs[i], offs[i + 1], h, w, &t) < 0:
                 failed = 1
                 break
-            qsort(t.data, t.n, sizeof(i64), cmp_i64)
-            if push_toggles(&r, t.data, t.n, h * w) < 0:
+            if sort_i64(t.data, t.n, &scratch) < 0 or push_toggles(&r, t.data, t.n, h * w) < 0:
                 failed = 1
                 break
     free(t.data)
+    free(scratch.data)
     if failed:
         runs_free(&r)
         raise MemoryError()
@@ -1535,7 +1638,7 @@ cdef inline i64 half_up(double v) noexcept nogil:
     return <i64>floor(v + 0.5)
 
 
-cdef int contour_polygon(const double[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64 H, i64 W, bint hole,
+cdef int contour_polygon(const double* v, Py_ssize_t a, Py_ssize_t b, i64 H, i64 W, bint hole,
                          Work* wk, RunsOut* r) noexcept nogil:
     """One polygon's runs: its fill and its 8-connected outline (or, for a hole, the fill less the outline).
 
@@ -1570,10 +1673,10 @@ cdef int contour_polygon(const double[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64
     # Edges: the outline's pixels, and each edge's start and slope (CollectPolyEdges).
     for i in range(k):
         j = i - 1 if i > 0 else k - 1
-        x0 = half_up(v[a + j, 0])
-        y0 = half_up(v[a + j, 1])
-        x1 = half_up(v[a + i, 0])
-        y1 = half_up(v[a + i, 1])
+        x0 = half_up(v[2 * (a + j) + 0])
+        y0 = half_up(v[2 * (a + j) + 1])
+        x1 = half_up(v[2 * (a + i) + 0])
+        y1 = half_up(v[2 * (a + i) + 1])
         bx0 = min(bx0, x1)
         bx1 = max(bx1, x1)
         if line_segments(x0, y0, x1, y1, W, H, &wk.segs) < 0:
@@ -1731,24 +1834,29 @@ cdef int contour_polygon(const double[:, ::1] v, Py_ssize_t a, Py_ssize_t b, i64
     return push_toggles(r, wk.pos.data, wk.pos.n, H * W)
 
 
-def contour_polygons(const double[:, ::1] points, const i64[::1] offsets, i64 h, i64 w, const uint8_t[::1] holes):
+def contour_polygons(points, offsets, i64 h, i64 w, holes):
     """Polygons (K >= 1 points each, |coordinates| <= 2**28) -> runs of ``cv2.fillPoly`` on an (h, w) image.
 
     Vertices are rounded half up (``floor(v + 0.5)``) to the pixel grid first.
+    ``points`` is (P, 2) float64, ``offsets`` (N + 1,) int64 and ``holes``
+    (N,) or (0,) uint8, all C-contiguous.
 
     Where ``holes[i]`` is set, polygon i gives its fill less its outline
     (fillPoly, then polylines in 0): the strict inside of a hole's ring.
     """
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+    cdef const double* xy = <const double*>array_data(points, cnp.NPY_FLOAT64, 2, "points")
+    cdef const i64* offs = <const i64*>array_data(offsets, cnp.NPY_INT64, 1, "offsets")
+    cdef const uint8_t* hole = <const uint8_t*>array_data(holes, cnp.NPY_UINT8, 1, "holes")
+    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets, 0) - 1, i
     cdef RunsOut r
     cdef Work wk
     cdef int failed = 0
-    cdef bint has_holes = holes.shape[0] > 0
+    cdef bint has_holes = cnp.PyArray_DIM(holes, 0) > 0
     memset(&r, 0, sizeof(r))
     memset(&wk, 0, sizeof(wk))
     with nogil:
         for i in range(n):
-            if contour_polygon(points, offsets[i], offsets[i + 1], h, w, has_holes and holes[i], &wk, &r) < 0:
+            if contour_polygon(xy, offs[i], offs[i + 1], h, w, has_holes and hole[i], &wk, &r) < 0:
                 failed = 1
                 break
     work_free(&wk)

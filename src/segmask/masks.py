@@ -127,12 +127,16 @@ class Masks:
         """From runs known to be valid (made here or checked); area computed when not given."""
         self = object.__new__(cls)
         self._size = size
-        self._counts = _readonly(counts)
-        self._offsets = _readonly(offsets)
         if area is None:
             area = _kernel.runs_area(counts, offsets)
-        self._area = _readonly(area)
-        self._boxes = _readonly(boxes) if boxes is not None else None
+        if boxes is None:
+            _kernel.freeze(counts, offsets, area)
+        else:
+            _kernel.freeze(counts, offsets, area, boxes)
+        self._counts = counts
+        self._offsets = offsets
+        self._area = area
+        self._boxes = boxes
         self._strings = strings
         self._lock = threading.Lock()
         return self

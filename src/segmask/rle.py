@@ -36,7 +36,7 @@ __all__ = ["decode_strings", "encode_strings", "parse_rles"]
 
 def encode_strings(counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> list[str]:
     """Runs -> pycocotools' compressed counts, one ``str`` per mask (byte-identical)."""
-    return list(_kernel.encode_strings(counts, offsets))
+    return _kernel.encode_strings(counts, offsets)
 
 
 def decode_strings(
