@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import segmask as sm
 
@@ -121,6 +123,30 @@ def test_indexing_and_filter() -> None:
         preds.filter(classes="cat")
     with pytest.raises(IndexError):
         preds[3]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=1, max_size=12), st.data())
+def test_indexing_carries_each_prediction_its_own_points(sizes: list[int], data: st.DataObject) -> None:
+    rng = np.random.default_rng(len(sizes))
+    preds = sm.Predictions.from_response(response(*[
+        prediction(points=[{"x": float(x), "y": float(y)} for x, y in rng.integers(0, 50, (k, 2))], confidence=i / 20)
+        for i, k in enumerate(sizes)]))  # fmt: skip
+    n = len(sizes)
+    idx = data.draw(st.one_of(
+        st.lists(st.integers(-n, n - 1), max_size=2 * n).map(lambda v: np.array(v, dtype=np.int64)),
+        st.builds(slice, st.none() | st.integers(-n, n), st.none() | st.integers(-n, n),
+                  st.sampled_from([None, 1, 2, -1, -3])),
+        st.lists(st.booleans(), min_size=n, max_size=n).map(np.array)))  # fmt: skip
+    rows = np.arange(n)[idx]
+    picked = preds[idx]
+    assert picked.confidence.tolist() == preds.confidence[rows].tolist()
+    before, after = preds.polygons, picked.polygons
+    for i, j in enumerate(rows.tolist()):
+        if before[j] is None:
+            assert after[i] is None
+        else:
+            np.testing.assert_array_equal(after[i], before[j])
 
 
 def test_immutable() -> None:

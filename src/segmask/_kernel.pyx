@@ -155,9 +155,11 @@ cdef const void* array_data(object a, int typenum, int ndim, str name) except NU
     if not cnp.PyArray_Check(a):
         raise TypeError(f"{name} must be a numpy array")
     arr = <cnp.ndarray>a
-    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
-            or (ndim == 2 and cnp.PyArray_DIM(arr, 1) != 2)):
-        raise TypeError(f"{name} must be a C-contiguous {ndim}-d array of {np.dtype(typenum)}")
+    # Type numbers, not equality: int64 is NPY_LONG on some platforms and NPY_LONGLONG on others, both may appear.
+    if (not cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(arr), typenum) or cnp.PyArray_NDIM(arr) != ndim
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or (ndim == 2 and cnp.PyArray_DIM(arr, 1) != 2)):
+        raise TypeError(f"{name} must be a C-contiguous {ndim}-d array of {cnp.PyArray_DescrFromType(typenum)}, "
+                        f"got {a.dtype} with shape {a.shape}")
     return cnp.PyArray_DATA(arr)
 
 
@@ -2243,6 +2245,51 @@ cdef int push_moved(RunsOut* r, const u32* c, Py_ssize_t m, i64 h, i64 w, i64 dx
         r.counts[r.n] = <u32>(H * W - last)
         r.n += 1
     return runs_end_mask_area(r, fg)
+
+
+def take_ragged(values, offsets, sel):
+    """Items ``sel`` of a ragged batch: ``(values, offsets)`` with those items' rows, in that order.
+
+    ``values`` is a C-contiguous array whose first axis is ragged (item ``i``
+    owns rows ``offsets[i]:offsets[i + 1]``), ``offsets`` (N + 1,) int64 and
+    ``sel`` int64 indices in ``[0, N)`` (the caller checks them). One copy
+    per item, and no index array of every row (which costs four times the
+    answer for uint32 runs).
+    """
+    cdef cnp.ndarray src
+    if not cnp.PyArray_Check(values):
+        raise TypeError("values must be a numpy array")
+    src = <cnp.ndarray>values
+    if not cnp.PyArray_IS_C_CONTIGUOUS(src) or cnp.PyArray_NDIM(src) < 1:
+        raise TypeError("values must be a C-contiguous array")
+    cdef const i64* offs = <const i64*>array_data(offsets, cnp.NPY_INT64, 1, "offsets")
+    cdef const i64* picks = <const i64*>array_data(sel, cnp.NPY_INT64, 1, "sel")
+    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets, 0) - 1, k = cnp.PyArray_DIM(sel, 0), i, total = 0
+    cdef Py_ssize_t row = cnp.PyArray_ITEMSIZE(src)
+    cdef i64 j
+    for i in range(1, cnp.PyArray_NDIM(src)):
+        row *= cnp.PyArray_DIM(src, i)
+    for i in range(k):
+        j = picks[i]
+        if j < 0 or j >= n:
+            raise IndexError(f"sel[{i}] = {j} is not in [0, {n})")
+        total += offs[j + 1] - offs[j]
+    shape = (total,) + tuple(values.shape[1:])
+    out = np.empty(shape, dtype=values.dtype)
+    out_offsets = i64_array(k + 1)
+    cdef i64* oo = <i64*>cnp.PyArray_DATA(out_offsets)
+    cdef const char* a = <const char*>cnp.PyArray_DATA(src)
+    cdef char* b = <char*>cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef Py_ssize_t m = 0, length
+    oo[0] = 0
+    with nogil:
+        for i in range(k):
+            j = picks[i]
+            length = offs[j + 1] - offs[j]
+            memcpy(b + m * row, a + offs[j] * row, length * row)
+            m += length
+            oo[i + 1] = m
+    return out, out_offsets
 
 
 def runs_translate(const u32[::1] counts, const i64[::1] offsets, i64 h, i64 w, i64 dx, i64 dy, i64 H, i64 W):

@@ -7,11 +7,14 @@ batch in segmask (polygons' points, masks' runs, rings).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["offsets", "ranges"]
+from . import _kernel
+
+__all__ = ["offsets", "take"]
 
 
 def offsets(lengths: NDArray[np.integer] | Iterable[int]) -> NDArray[np.int64]:
@@ -28,15 +31,19 @@ def offsets(lengths: NDArray[np.integer] | Iterable[int]) -> NDArray[np.int64]:
     return out
 
 
-def ranges(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Concatenation of ``arange(s, s + n)`` for each start ``s`` and length ``n``.
+def take(
+    values: NDArray[Any], offsets_: NDArray[np.int64], sel: NDArray[np.int64]
+) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """Items ``sel`` (int64, checked by the caller) of a ragged batch, in that order: ``(values, offsets)``.
+
+    ``values`` may have trailing axes (points are ``(P, 2)``); its first axis
+    is the ragged one. One copy per item, no index array of every row.
 
     Examples
     --------
-    >>> ranges(np.array([5, 0]), np.array([2, 3])).tolist()
-    [5, 6, 0, 1, 2]
+    >>> v, o = take(np.arange(5), np.array([0, 2, 2, 5]), np.array([2, 0]))
+    >>> v.tolist(), o.tolist()
+    ([2, 3, 4, 0, 1], [0, 3, 5])
     """
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total, dtype=np.int64)
+    out, out_offsets = _kernel.take_ragged(np.ascontiguousarray(values), offsets_, np.ascontiguousarray(sel, np.int64))
+    return out, out_offsets

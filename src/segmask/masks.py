@@ -386,9 +386,7 @@ class Masks:
     def __getitem__(self, idx: int | slice | ArrayLike) -> Masks:
         """Select masks with an int, a slice, a bool mask or an int array; gives ``Masks``."""
         sel = select(idx, len(self))
-        lengths = np.diff(self._offsets)[sel]
-        offsets = _ragged.offsets(lengths)
-        counts = self._counts[_ragged.ranges(self._offsets[:-1][sel], lengths)]
+        counts, offsets = _ragged.take(self._counts, self._offsets, sel)
         boxes = self._boxes[sel] if self._boxes is not None else None
         strings = [self._strings[i] for i in sel.tolist()] if self._strings is not None else None
         return Masks._of(self._size, counts, offsets, self._area[sel], boxes, strings)

@@ -377,10 +377,7 @@ class Predictions:
         """Select predictions with an int, a slice, a bool mask or an int array."""
         sel = select(idx, len(self))
         picks = sel.tolist()
-        lengths = np.diff(self._point_offsets)[sel]
-        offsets = _ragged.offsets(lengths)
-        starts = self._point_offsets[:-1][sel]
-        rows = _ragged.ranges(starts, lengths)
+        coords, offsets = _ragged.take(self._coords, self._point_offsets, sel)
         return Predictions._build(
             image_size=self.image_size,
             cxcywh=self.cxcywh[sel],
@@ -388,7 +385,7 @@ class Predictions:
             class_name=self.class_name[sel],
             class_id=self.class_id[sel],
             detection_id=self.detection_id[sel],
-            coords=self._coords[rows],
+            coords=coords,
             offsets=offsets,
             has_points=self._has_points[sel],
             rles=tuple(self._rles[i] for i in picks),
@@ -587,8 +584,10 @@ class Predictions:
         if self._shapes is not None:
             polys = rasterize([self._shapes[i] for i in poly_idx.tolist()], size, rule=chosen)
         else:
-            chosen_preds = self[poly_idx]
+            chosen_preds = self if len(poly_idx) == len(self) else self[poly_idx]
             polys = rings_to_masks(chosen_preds._coords, chosen_preds._point_offsets, size, chosen)
+        if len(poly_idx) == len(self):  # all polygons (the usual response): already in order
+            return polys
         rles = self._rle_masks(rle_idx.tolist(), size)
         order = np.concatenate([poly_idx, rle_idx, empty_idx])
         inverse = np.empty_like(order)
