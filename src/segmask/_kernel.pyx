@@ -1450,7 +1450,12 @@ def coco_polygons(coords, offsets, i64 h, i64 w):
     """
     cdef const double* xy = <const double*>array_data(coords, cnp.NPY_FLOAT64, 2, "coords")
     cdef const i64* offs = <const i64*>array_data(offsets, cnp.NPY_INT64, 1, "offsets")
-    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets, 0) - 1, i
+    return coco_runs(xy, offs, cnp.PyArray_DIM(offsets, 0) - 1, h, w)
+
+
+cdef object coco_runs(const double* xy, const i64* offs, Py_ssize_t n, i64 h, i64 w):
+    """:func:`coco_polygons` on raw arrays."""
+    cdef Py_ssize_t i
     cdef RunsOut r
     cdef I64Buf t, scratch
     cdef int failed = 0
@@ -1849,16 +1854,21 @@ def contour_polygons(points, offsets, i64 h, i64 w, holes):
     cdef const double* xy = <const double*>array_data(points, cnp.NPY_FLOAT64, 2, "points")
     cdef const i64* offs = <const i64*>array_data(offsets, cnp.NPY_INT64, 1, "offsets")
     cdef const uint8_t* hole = <const uint8_t*>array_data(holes, cnp.NPY_UINT8, 1, "holes")
-    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets, 0) - 1, i
+    return contour_runs(xy, offs, cnp.PyArray_DIM(offsets, 0) - 1, h, w,
+                        hole if cnp.PyArray_DIM(holes, 0) > 0 else NULL)
+
+
+cdef object contour_runs(const double* xy, const i64* offs, Py_ssize_t n, i64 h, i64 w, const uint8_t* hole):
+    """:func:`contour_polygons` on raw arrays (``hole`` NULL: no holes)."""
+    cdef Py_ssize_t i
     cdef RunsOut r
     cdef Work wk
     cdef int failed = 0
-    cdef bint has_holes = cnp.PyArray_DIM(holes, 0) > 0
     memset(&r, 0, sizeof(r))
     memset(&wk, 0, sizeof(wk))
     with nogil:
         for i in range(n):
-            if contour_polygon(xy, offs[i], offs[i + 1], h, w, has_holes and hole[i], &wk, &r) < 0:
+            if contour_polygon(xy, offs[i], offs[i + 1], h, w, hole != NULL and hole[i], &wk, &r) < 0:
                 failed = 1
                 break
     work_free(&wk)
@@ -2346,6 +2356,77 @@ cdef inline bint real_number(object o, double* out) noexcept:
     return False
 
 
+cdef Py_ssize_t scan_polygons(list polygons, Py_ssize_t* counts, char* kinds) except -2:
+    """Each polygon's points and form (0 array, 1 pairs, 2 flat); their total, or -1 when one is in no common form."""
+    cdef Py_ssize_t n = len(polygons), i, k, total = 0
+    cdef object p
+    cdef cnp.ndarray arr
+    for i in range(n):
+        p = polygons[i]
+        if type(p) is np.ndarray:
+            arr = <cnp.ndarray>p
+            if (cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(arr) != 2
+                    or cnp.PyArray_DIM(arr, 1) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(arr)):
+                return -1
+            k = cnp.PyArray_DIM(arr, 0)
+            kinds[i] = 0
+        elif PyList_CheckExact(p) or type(p) is tuple:
+            k = len(p)
+            if k and (PyList_CheckExact(p[0]) or type(p[0]) is tuple):
+                kinds[i] = 1
+            else:
+                if k % 2:
+                    return -1
+                k //= 2
+                kinds[i] = 2
+        else:
+            return -1
+        if k < 3:
+            return -1
+        counts[i] = k
+        total += k
+    return total
+
+
+cdef bint fill_polygons(list polygons, const Py_ssize_t* counts, const char* kinds, double max_coord,
+                        double* out, i64* offs):
+    """The points :func:`scan_polygons` counted into ``out`` with ``offs``; False at a bad value."""
+    cdef Py_ssize_t n = len(polygons), i, j, k, m = 0
+    cdef object p, q
+    cdef double vx, vy
+    cdef const double* src
+    offs[0] = 0
+    for i in range(n):
+        p = polygons[i]
+        k = counts[i]
+        if kinds[i] == 0:
+            src = <const double*>cnp.PyArray_DATA(<cnp.ndarray>p)
+            for j in range(2 * k):
+                vx = src[j]
+                if not (isfinite(vx) and fabs(vx) <= max_coord):
+                    return False
+                out[2 * m + j] = vx
+        elif kinds[i] == 1:
+            for j in range(k):
+                q = p[j]
+                if not ((PyList_CheckExact(q) or type(q) is tuple) and len(q) == 2):
+                    return False
+                if not (real_number(q[0], &vx) and real_number(q[1], &vy)):
+                    return False
+                if not (isfinite(vx) and isfinite(vy) and fabs(vx) <= max_coord and fabs(vy) <= max_coord):
+                    return False
+                out[2 * (m + j)] = vx
+                out[2 * (m + j) + 1] = vy
+        else:
+            for j in range(2 * k):
+                if not real_number(p[j], &vx) or not (isfinite(vx) and fabs(vx) <= max_coord):
+                    return False
+                out[2 * m + j] = vx
+        m += k
+        offs[i + 1] = m
+    return True
+
+
 def polygon_batch(list polygons, double max_coord):
     """The common forms of polygons, all valid, as ``(coords (P, 2) float64, offsets)``; else None.
 
@@ -2354,82 +2435,55 @@ def polygon_batch(list polygons, double max_coord):
     ``max_coord``. Anything else (another form, a shapely geometry, a bad
     value) gives None: the caller's slower path names the problem.
     """
-    cdef Py_ssize_t n = len(polygons), i, j, k, total = 0, m = 0
-    cdef object p, q
-    cdef cnp.ndarray arr
-    cdef double vx, vy
-    cdef double* src
-    cdef double* out
+    cdef Py_ssize_t n = len(polygons), total
     cdef object coords, offsets
-    cdef i64* offs
     cdef Py_ssize_t* counts = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef char* kinds = <char*>malloc(n + 1)  # 0 array, 1 pairs, 2 flat
+    cdef char* kinds = <char*>malloc(n + 1)
     if counts == NULL or kinds == NULL:
         free(counts)
         free(kinds)
         raise MemoryError()
     try:
-        for i in range(n):
-            p = polygons[i]
-            if type(p) is np.ndarray:
-                arr = <cnp.ndarray>p
-                if (cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(arr) != 2
-                        or cnp.PyArray_DIM(arr, 1) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(arr)):
-                    return None
-                k = cnp.PyArray_DIM(arr, 0)
-                kinds[i] = 0
-            elif PyList_CheckExact(p) or type(p) is tuple:
-                k = len(p)
-                if k and (PyList_CheckExact(p[0]) or type(p[0]) is tuple):
-                    kinds[i] = 1
-                else:
-                    if k % 2:
-                        return None
-                    k //= 2
-                    kinds[i] = 2
-            else:
-                return None
-            if k < 3:
-                return None
-            counts[i] = k
-            total += k
+        total = scan_polygons(polygons, counts, kinds)
+        if total < 0:
+            return None
         coords = np.empty((total, 2), np.float64)
         offsets = i64_array(n + 1)
-        out = <double*>cnp.PyArray_DATA(coords)
-        offs = <i64*>cnp.PyArray_DATA(offsets)
-        offs[0] = 0
-        for i in range(n):
-            p = polygons[i]
-            k = counts[i]
-            if kinds[i] == 0:
-                src = <double*>cnp.PyArray_DATA(<cnp.ndarray>p)
-                for j in range(2 * k):
-                    vx = src[j]
-                    if not (isfinite(vx) and fabs(vx) <= max_coord):
-                        return None
-                    out[2 * m + j] = vx
-            elif kinds[i] == 1:
-                for j in range(k):
-                    q = p[j]
-                    if not ((PyList_CheckExact(q) or type(q) is tuple) and len(q) == 2):
-                        return None
-                    if not (real_number(q[0], &vx) and real_number(q[1], &vy)):
-                        return None
-                    if not (isfinite(vx) and isfinite(vy) and fabs(vx) <= max_coord and fabs(vy) <= max_coord):
-                        return None
-                    out[2 * (m + j)] = vx
-                    out[2 * (m + j) + 1] = vy
-            else:
-                for j in range(2 * k):
-                    if not real_number(p[j], &vx) or not (isfinite(vx) and fabs(vx) <= max_coord):
-                        return None
-                    out[2 * m + j] = vx
-            m += k
-            offs[i + 1] = m
+        if not fill_polygons(polygons, counts, kinds, max_coord, <double*>cnp.PyArray_DATA(coords),
+                             <i64*>cnp.PyArray_DATA(offsets)):
+            return None
         return coords, offsets
     finally:
         free(counts)
         free(kinds)
+
+
+def rasterize_list(list polygons, double max_coord, i64 h, i64 w, bint coco):
+    """:func:`polygon_batch`, then :func:`coco_polygons` (``coco``) or :func:`contour_polygons`, with no arrays
+    between: the runs, or None when a polygon is in no common form (the caller's slower path names it)."""
+    cdef Py_ssize_t n = len(polygons), total
+    cdef Py_ssize_t* counts = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef char* kinds = <char*>malloc(n + 1)
+    cdef double* xy = NULL
+    cdef i64* offs = NULL
+    try:
+        if counts == NULL or kinds == NULL:
+            raise MemoryError()
+        total = scan_polygons(polygons, counts, kinds)
+        if total < 0:
+            return None
+        xy = <double*>malloc((2 * total + 1) * sizeof(double))
+        offs = <i64*>malloc((n + 1) * sizeof(i64))
+        if xy == NULL or offs == NULL:
+            raise MemoryError()
+        if not fill_polygons(polygons, counts, kinds, max_coord, xy, offs):
+            return None
+        return coco_runs(xy, offs, n, h, w) if coco else contour_runs(xy, offs, n, h, w, NULL)
+    finally:
+        free(counts)
+        free(kinds)
+        free(xy)
+        free(offs)
 
 
 # --- a response's points, read straight from the JSON bytes ---------------------------------------

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _kernel, _ragged, _validate, limits
 from .errors import InputError, MaskError
-from .rle import encode_strings, parse_rles
+from .rle import parse_rles
 
 __all__ = ["RLE", "Masks", "Runs", "as_masks", "decode", "dense_limit", "encode", "from_kernel"]
 
@@ -359,7 +359,7 @@ class Masks:
         if strings is None:
             with self._lock:
                 if self._strings is None:
-                    self._strings = encode_strings(self._counts, self._offsets)
+                    self._strings = _kernel.encode_strings(self._counts, self._offsets)
                 strings = self._strings
         h, w = self._size
         return [{"size": [h, w], "counts": s} for s in strings]

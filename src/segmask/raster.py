@@ -30,8 +30,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from . import _kernel, _ragged, _validate
-from ._polygons import as_polygon_batch, check_coordinates, checked_batch, fast_batch
+from . import _kernel, _ragged, _validate, limits
+from ._polygons import as_polygon_batch, check_coordinates, checked_batch
 from .errors import PolygonError
 from .masks import Masks, from_kernel
 from .rules import RULES, Rule
@@ -97,9 +97,10 @@ def rasterize(
     """
     size = _validate.image_size(image_size)
     rule = _validate.choice("rule", rule, RULES)  # type: ignore[assignment]
-    fast = fast_batch(polygons)
-    if fast is not None:
-        return rings_to_masks(*fast, size, rule)
+    if type(polygons) is list:  # the common forms, read and filled in one kernel call
+        runs = _kernel.rasterize_list(polygons, limits.MAX_COORD, size[0], size[1], rule == "coco")
+        if runs is not None:
+            return from_kernel(size, *runs)
     if isinstance(polygons, Sequence) and any(isinstance(p, shapely.Geometry) for p in polygons):
         return _rasterize_mixed(polygons, size, rule)
     return rings_to_masks(*checked_batch(polygons), size, rule)

@@ -16,7 +16,7 @@ Examples
 >>> counts, offsets, area = decode_strings(["324", "9"], (3, 3))
 >>> counts.tolist(), offsets.tolist(), area.tolist()
 ([3, 2, 4, 9], [0, 3, 4], [2, 0])
->>> encode_strings(counts, offsets)
+>>> _kernel.encode_strings(counts, offsets)  # the way back (Masks.to_rle)
 ['324', '9']
 """
 
@@ -31,12 +31,7 @@ from numpy.typing import NDArray
 from . import _kernel, _ragged, _validate
 from .errors import InputError, RLEError
 
-__all__ = ["decode_strings", "encode_strings", "parse_rles"]
-
-
-def encode_strings(counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> list[str]:
-    """Runs -> pycocotools' compressed counts, one ``str`` per mask (byte-identical)."""
-    return _kernel.encode_strings(counts, offsets)
+__all__ = ["decode_strings", "parse_rles"]
 
 
 def decode_strings(
