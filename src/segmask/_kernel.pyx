@@ -723,19 +723,10 @@ cdef extern from *:
     static inline int segmask_clz64(uint64_t x) { return __builtin_clzll(x); }
     static inline int segmask_popcount64(uint64_t x) { return __builtin_popcountll(x); }
     #endif
-    #include <string.h>
-    /* Eight bytes, the lowest first, at any address. */
-    static inline void segmask_store8(char* p, uint64_t v) {
-    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        v = __builtin_bswap64(v);
-    #endif
-        memcpy(p, &v, 8);
-    }
     """
     int segmask_ctz64(uint64_t x) nogil
     int segmask_clz64(uint64_t x) nogil
     int segmask_popcount64(uint64_t x) nogil
-    void store8 "segmask_store8"(char* p, uint64_t v) nogil
 
 
 cdef inline uint64_t load8(const uint8_t* p) noexcept nogil:
@@ -2270,8 +2261,8 @@ def take_ragged(values, offsets, sel):
     if not cnp.PyArray_Check(values):
         raise TypeError("values must be a numpy array")
     src = <cnp.ndarray>values
-    if not cnp.PyArray_IS_C_CONTIGUOUS(src) or cnp.PyArray_NDIM(src) < 1:
-        raise TypeError("values must be a C-contiguous array")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(src) or cnp.PyArray_NDIM(src) < 1 or values.dtype.hasobject:
+        raise TypeError("values must be a C-contiguous array of numbers")
     cdef const i64* offs = <const i64*>array_data(offsets, cnp.NPY_INT64, 1, "offsets")
     cdef const i64* picks = <const i64*>array_data(sel, cnp.NPY_INT64, 1, "sel")
     cdef Py_ssize_t n = cnp.PyArray_DIM(offsets, 0) - 1, k = cnp.PyArray_DIM(sel, 0), i, total = 0
@@ -2283,6 +2274,8 @@ def take_ragged(values, offsets, sel):
         j = picks[i]
         if j < 0 or j >= n:
             raise IndexError(f"sel[{i}] = {j} is not in [0, {n})")
+        if not 0 <= offs[j] <= offs[j + 1] <= cnp.PyArray_DIM(src, 0):
+            raise ValueError(f"offsets[{j}:{j + 2}] are not rows of values")
         total += offs[j + 1] - offs[j]
     shape = (total,) + tuple(values.shape[1:])
     out = np.empty(shape, dtype=values.dtype)
