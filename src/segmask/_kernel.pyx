@@ -544,6 +544,16 @@ def decode_strings(list strings, i64 hw):
         free(lengths)
 
 
+# For a value of a bit length (its sign bit included), the 5-bit groups it takes, and the
+# continuation bits of its first three characters (little-endian, as store4 writes them).
+cdef uint8_t[66] GROUPS
+cdef uint32_t[8] CONTINUED
+for _bits in range(66):
+    GROUPS[_bits] = max(1, (_bits + 5) // 5)
+for _g in range(8):
+    CONTINUED[_g] = (0x20 if _g > 1 else 0) | (0x2000 if _g > 2 else 0) | (0x200000 if _g > 3 else 0)
+
+
 def encode_strings(counts_array, offsets_array):
     """Runs -> pycocotools' compressed counts strings, one ``str`` per mask.
 
@@ -557,6 +567,7 @@ def encode_strings(counts_array, offsets_array):
     cdef Py_ssize_t n = cnp.PyArray_DIM(offsets_array, 0) - 1, i, j, a, b, p, longest = 0, g, ngroups
     cdef i64 x, y
     cdef int c
+    cdef uint32_t u, word
     cdef list out = [None] * n
     cdef char* buf
     cdef object text
@@ -579,11 +590,12 @@ def encode_strings(counts_array, offsets_array):
                         x -= counts[j - 2]
                     y = x ^ (x >> 63)  # the bits of its magnitude, for either sign
                     # its bit length and a sign bit, in groups of 5 (at least one)
-                    ngroups = (64 - segmask_clz64(<uint64_t>(y | 1)) + 5) // 5
-                    buf[p] = <char>(((x & 0x1f) | (0x20 if ngroups > 1 else 0)) + 48)
-                    buf[p + 1] = <char>((((x >> 5) & 0x1f) | (0x20 if ngroups > 2 else 0)) + 48)
-                    buf[p + 2] = <char>((((x >> 10) & 0x1f) | (0x20 if ngroups > 3 else 0)) + 48)
-                    for g in range(3, ngroups):
+                    ngroups = GROUPS[64 - segmask_clz64(<uint64_t>(y | 1))]
+                    # the first three groups a byte each, continuation bits, '0' added: one 4-byte store
+                    u = <uint32_t>x
+                    word = (u & 0x1f) | ((u << 3) & 0x1f00) | ((u << 6) & 0x1f0000)
+                    store4(buf + p, (word | CONTINUED[ngroups]) + 0x303030)
+                    for g in range(3, ngroups):  # values of 2**14 and more
                         c = <int>((x >> (5 * g)) & 0x1f)
                         if g + 1 < ngroups:
                             c |= 0x20
@@ -723,10 +735,19 @@ cdef extern from *:
     static inline int segmask_clz64(uint64_t x) { return __builtin_clzll(x); }
     static inline int segmask_popcount64(uint64_t x) { return __builtin_popcountll(x); }
     #endif
+    #include <string.h>
+    /* Four bytes, the lowest first, at any address. */
+    static inline void segmask_store4(char* p, uint32_t v) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap32(v);
+    #endif
+        memcpy(p, &v, 4);
+    }
     """
     int segmask_ctz64(uint64_t x) nogil
     int segmask_clz64(uint64_t x) nogil
     int segmask_popcount64(uint64_t x) nogil
+    void store4 "segmask_store4"(char* p, uint32_t v) nogil
 
 
 cdef inline uint64_t load8(const uint8_t* p) noexcept nogil:
