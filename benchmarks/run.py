@@ -245,7 +245,7 @@ def _plan(label: str, case_id: str, factory: Callable[[], dict[str, Callable[[],
 for _op in ("union", "intersection", "difference"):
     _plan(f"{_op}, 1000 mask pairs in memory", f"{_op}1000", case_set_ops(1000, _op), 7)
 _plan("merge, 1000 masks in groups of 10", "merge1000", case_set_ops(1000, "merge"), 7)
-_plan("union, 1000 pairs, strings in and out", "union_strings", case_set_ops_strings(1000), 5)
+_plan("union, 1000 pairs, strings in and out", "union_strings", case_set_ops_strings(1000), 11)
 _plan("area from 300 COCO strings", "area300", case_area_boxes(300, "area"), 15)
 _plan("boxes from 300 COCO strings", "boxes300", case_area_boxes(300, "boxes"), 15)
 _plan("iou 100x100 from COCO strings", "iou_strings100", case_iou_strings(100), 11)

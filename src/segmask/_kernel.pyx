@@ -431,6 +431,13 @@ cdef object string_problem(const char* text, Py_ssize_t length, Py_ssize_t i):
         free(hist)
 
 
+# Each byte of a COCO string: its 5-bit group, bit 5 set when it ends a value (its 0x20 bit
+# clear), bit 7 when it is not one of the 64 characters '0'..'o'.
+cdef uint8_t[256] CHARS
+for _b in range(256):
+    CHARS[_b] = (((_b - 48) & 0x1f) | (0 if (_b - 48) & 0x20 else 0x20)) if 48 <= _b < 112 else 0x80
+
+
 def decode_strings(list strings, i64 hw):
     """COCO compressed counts strings (``str`` or ``bytes``) -> runs and areas, checking everything.
 
@@ -438,13 +445,12 @@ def decode_strings(list strings, i64 hw):
     index, position, value)`` for the first bad string, with the codes above
     (and the arrays are then None).
 
-    Three passes per string, none with a branch that depends on the data:
-    the first (vectorized by the compiler) looks for characters outside
-    '0'..'o'; the second reads the characters into values (each character
-    adds its 5 bits; the value it may end is stored, sign-extended, whether it
-    ends or not, and the next overwrites it); the third adds back the value
-    two places before. Anything wrong only sets a flag; a flagged string is
-    walked again, value by value, to name its first problem.
+    Two passes per string, neither with a branch that depends on the data:
+    the first reads the characters into values through a table (each
+    character adds its 5 bits; the value it may end is stored, sign-extended,
+    whether it ends or not, and the next overwrites it), the second adds back
+    the value two places before. Anything wrong only sets a flag; a flagged
+    string is walked again, value by value, to name its first problem.
     """
     cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, k, j, longest = 0
     cdef object s, counts
@@ -501,20 +507,19 @@ def decode_strings(list strings, i64 hw):
             total_sum = 0
             fg = 0
             with nogil:
-                # Characters outside '0'..'o': one pass the compiler vectorizes.
                 for p in range(length):
-                    bad |= <uint8_t>(<uint8_t>text[p] - 48) >> 6
-                for p in range(length):
-                    c = <int>(<uint8_t>text[p]) - 48
+                    c = CHARS[<uint8_t>text[p]]
+                    bad |= c  # bit 7: not a character of the code (the rest is cleared below)
                     x |= (<uint64_t>(c & 0x1f)) << shift
                     shift += 5
                     over |= shift  # bit 64: a 13th group
-                    term = ((c >> 5) & 1) ^ 1
+                    term = (c >> 5) & 1
                     # the value so far, sign-extended from its last group's top bit
                     deltas[k] = (<i64>(x << ((64 - shift) & 63))) >> ((64 - shift) & 63)
                     k += term
                     x &= <uint64_t>(term - 1)
                     shift &= term - 1
+                bad &= 0x80
                 for j in range(min(k, 3)):
                     val = deltas[j]
                     bad |= <uint64_t>val >> 32
