@@ -559,6 +559,23 @@ for _g in range(8):
     CONTINUED[_g] = (0x20 if _g > 1 else 0) | (0x2000 if _g > 2 else 0) | (0x200000 if _g > 3 else 0)
 
 
+cdef inline Py_ssize_t put_value(char* out, i64 x) noexcept nogil:
+    """Write one value's characters at ``out`` (four bytes always written); their count."""
+    cdef i64 y = x ^ (x >> 63)  # the bits of its magnitude, for either sign
+    # its bit length and a sign bit, in groups of 5 (at least one)
+    cdef Py_ssize_t ngroups = GROUPS[64 - segmask_clz64(<uint64_t>(y | 1))], g
+    cdef uint32_t u = <uint32_t>x
+    cdef int c
+    # the first three groups a byte each, continuation bits, '0' added: one 4-byte store
+    store4(out, (((u & 0x1f) | ((u << 3) & 0x1f00) | ((u << 6) & 0x1f0000)) | CONTINUED[ngroups]) + 0x303030)
+    for g in range(3, ngroups):  # values of 2**14 and more
+        c = <int>((x >> (5 * g)) & 0x1f)
+        if g + 1 < ngroups:
+            c |= 0x20
+        out[g] = <char>(c + 48)
+    return ngroups
+
+
 def encode_strings(counts_array, offsets_array):
     """Runs -> pycocotools' compressed counts strings, one ``str`` per mask.
 
@@ -569,10 +586,7 @@ def encode_strings(counts_array, offsets_array):
     """
     cdef const u32* counts = <const u32*>array_data(counts_array, cnp.NPY_UINT32, 1, "counts")
     cdef const i64* offsets = <const i64*>array_data(offsets_array, cnp.NPY_INT64, 1, "offsets")
-    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets_array, 0) - 1, i, j, a, b, p, longest = 0, g, ngroups
-    cdef i64 x, y
-    cdef int c
-    cdef uint32_t u, word
+    cdef Py_ssize_t n = cnp.PyArray_DIM(offsets_array, 0) - 1, i, j, a, b, p, longest = 0
     cdef list out = [None] * n
     cdef char* buf
     cdef object text
@@ -589,23 +603,10 @@ def encode_strings(counts_array, offsets_array):
             b = offsets[i + 1]
             p = 0
             with nogil:
-                for j in range(a, b):
-                    x = counts[j]
-                    if j - a > 2:
-                        x -= counts[j - 2]
-                    y = x ^ (x >> 63)  # the bits of its magnitude, for either sign
-                    # its bit length and a sign bit, in groups of 5 (at least one)
-                    ngroups = GROUPS[64 - segmask_clz64(<uint64_t>(y | 1))]
-                    # the first three groups a byte each, continuation bits, '0' added: one 4-byte store
-                    u = <uint32_t>x
-                    word = (u & 0x1f) | ((u << 3) & 0x1f00) | ((u << 6) & 0x1f0000)
-                    store4(buf + p, (word | CONTINUED[ngroups]) + 0x303030)
-                    for g in range(3, ngroups):  # values of 2**14 and more
-                        c = <int>((x >> (5 * g)) & 0x1f)
-                        if g + 1 < ngroups:
-                            c |= 0x20
-                        buf[p + g] = <char>(c + 48)
-                    p += ngroups
+                for j in range(a, min(a + 3, b)):
+                    p += put_value(buf + p, counts[j])
+                for j in range(a + 3, b):
+                    p += put_value(buf + p, <i64>counts[j] - <i64>counts[j - 2])
             text = PyUnicode_New(p, 127)
             memcpy(PyUnicode_DATA(text), buf, p)
             out[i] = text
