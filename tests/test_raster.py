@@ -41,6 +41,20 @@ def test_far_vertices_match_pycocotools(far: float) -> None:
     assert [r["counts"] for r in masks.to_rle()] == [r["counts"].decode() for r in pcc_polygons(polygons, (48, 64))]
 
 
+def test_large_polygons_match_pycocotools() -> None:
+    """Hundreds of columns each: the toggles are radix-sorted (in two and three passes), not insertion-sorted."""
+    rng = np.random.default_rng(11)
+    polygons = []
+    for _ in range(40):
+        k = int(rng.integers(3, 300))
+        angle = np.sort(rng.uniform(0, 2 * np.pi, k))
+        radius = rng.uniform(20, 500) * rng.uniform(0.3, 1.0, k)
+        centre = rng.uniform([0, 0], [1920, 1080])
+        polygons.append(np.round(centre + radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], 1), 2))
+    masks = sm.rasterize(polygons, (1080, 1920), rule="coco")
+    assert [r["counts"] for r in masks.to_rle()] == [r["counts"].decode() for r in pcc_polygons(polygons, (1080, 1920))]
+
+
 @pytest.mark.parametrize("rule", sm.RULES)
 def test_a_vertex_at_1e7_costs_memory_bounded_by_the_image(rule: str) -> None:
     """pycocotools needs ~1.5 GB for this polygon; the image is 100x100."""
