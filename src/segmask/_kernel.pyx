@@ -553,8 +553,9 @@ def decode_strings(list strings, i64 hw):
         free(lengths)
 
 
-# For a value of a bit length (its sign bit included), the 5-bit groups it takes, and the
-# continuation bits of its first three characters (little-endian, as store4 writes them).
+# GROUPS: by the bit length of a value's magnitude, the 5-bit groups it takes with its sign
+# bit; CONTINUED: by that count, the continuation bits of its first three characters
+# (little-endian, as store4 writes them).
 cdef uint8_t[66] GROUPS
 cdef uint32_t[8] CONTINUED
 for _bits in range(66):
