@@ -34,11 +34,9 @@ Case = Callable[[], dict[str, Callable[[], Any]]]
 def timed(contestants: dict[str, Callable[[], Any]], repeats: int, statistic: str = "median") -> dict[str, float]:
     """Median (or with ``statistic="min"`` the best) seconds of interleaved repeats, per contestant.
 
-    Each contestant is called once, untimed, first.
-
-    The untimed round takes first-call costs (imports, caches, the first touch
-    of fresh memory, which is slow and erratic on virtual machines) out of
-    every contestant's figure alike.
+    Each contestant is first called once, untimed: that takes first-call costs
+    (imports, caches, the first touch of fresh memory, slow and erratic on
+    virtual machines) out of every contestant's figure alike.
     """
     times: dict[str, list[float]] = {name: [] for name in contestants}
     for fn in contestants.values():
