@@ -23,7 +23,6 @@ set operations; overlap (IoU, NMS); polygons under the coco rule
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_GetContext, PyCapsule_GetPointer, PyCapsule_New, PyCapsule_SetContext
 from cpython.dict cimport PyDict_Check, PyDict_CheckExact, PyDict_Next
-from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_CheckExact
 from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
@@ -1924,15 +1923,26 @@ cdef int slow_number(object o, double* out) except -1:
     return 0
 
 
-cdef inline int number(PyObject* o, double* out) except -1:
+cdef inline bint plain_number(PyObject* o, double* out) noexcept:
+    """A plain float or int (never a bool: its type is not exact int) as a double; else False.
+
+    An int too large for a double reads as 1e300, which every bound on coordinates refuses.
+    """
     if c_float_exact(o):
         out[0] = c_float_value(o)
-        return 0
+        return True
     if c_long_exact(o):
         out[0] = c_long_double(o)
         if out[0] == -1.0 and PyErr_Occurred():
             PyErr_Clear()
-            out[0] = 1e300  # a huge int: reported as too far
+            out[0] = 1e300
+        return True
+    return False
+
+
+cdef inline int number(PyObject* o, double* out) except -1:
+    """0 and the value for a real number (numpy's too, never a bool); else 1."""
+    if plain_number(o, out):
         return 0
     return slow_number(<object>o, out)
 
@@ -2367,20 +2377,6 @@ def toggles_to_runs(const i64[::1] positions, const i64[::1] offsets, i64 hw):
 
 # --- polygons given as arrays or lists -----------------------------------------------------------
 
-cdef inline bint real_number(object o, double* out) noexcept:
-    """A plain float or int (never a bool), as a double; else False."""
-    if PyFloat_CheckExact(o):
-        out[0] = PyFloat_AS_DOUBLE(o)
-        return True
-    if PyLong_CheckExact(o):
-        out[0] = c_long_double(<PyObject*>o)
-        if out[0] == -1.0 and PyErr_Occurred():
-            PyErr_Clear()
-            return False
-        return True
-    return False
-
-
 cdef Py_ssize_t scan_polygons(list polygons, Py_ssize_t* counts, char* kinds) except -2:
     """Each polygon's points and form (0 array, 1 pairs, 2 flat); their total, or -1 when one is in no common form."""
     cdef Py_ssize_t n = len(polygons), i, k, total = 0
@@ -2417,7 +2413,7 @@ cdef bint fill_polygons(list polygons, const Py_ssize_t* counts, const char* kin
                         double* out, i64* offs):
     """The points :func:`scan_polygons` counted into ``out`` with ``offs``; False at a bad value."""
     cdef Py_ssize_t n = len(polygons), i, j, k, m = 0
-    cdef object p, q
+    cdef object p, q, qx, qy
     cdef double vx, vy
     cdef const double* src
     offs[0] = 0
@@ -2436,7 +2432,9 @@ cdef bint fill_polygons(list polygons, const Py_ssize_t* counts, const char* kin
                 q = p[j]
                 if not ((PyList_CheckExact(q) or type(q) is tuple) and len(q) == 2):
                     return False
-                if not (real_number(q[0], &vx) and real_number(q[1], &vy)):
+                qx = q[0]
+                qy = q[1]
+                if not (plain_number(<PyObject*>qx, &vx) and plain_number(<PyObject*>qy, &vy)):
                     return False
                 if not (isfinite(vx) and isfinite(vy) and fabs(vx) <= max_coord and fabs(vy) <= max_coord):
                     return False
@@ -2444,7 +2442,8 @@ cdef bint fill_polygons(list polygons, const Py_ssize_t* counts, const char* kin
                 out[2 * (m + j) + 1] = vy
         else:
             for j in range(2 * k):
-                if not real_number(p[j], &vx) or not (isfinite(vx) and fabs(vx) <= max_coord):
+                q = p[j]
+                if not plain_number(<PyObject*>q, &vx) or not (isfinite(vx) and fabs(vx) <= max_coord):
                     return False
                 out[2 * m + j] = vx
         m += k

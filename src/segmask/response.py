@@ -230,25 +230,25 @@ def _rles(refs: list[Any], root: str) -> list[Any]:
     return out
 
 
+# The kernel's problems with a prediction's own fields: the message, from where it is ({at}),
+# the field ({key}), the value as found ({value!r}) or described ({kind}).
+_FIELD_PROBLEMS = {
+    _kernel.PRED_NOT_OBJECT: "{at} is {kind}, expected an object",
+    _kernel.FIELD_NOT_NUMBER: "{at}.{key} is {kind}, expected a number",
+    _kernel.FIELD_NOT_FINITE: "{at}.{key} is {value!r}, expected a finite number",
+    _kernel.NEGATIVE_SIZE: "{at} has a negative width or height",
+    _kernel.CONFIDENCE_RANGE: "{at}.confidence is {value!r}, expected a value in [0, 1]",
+    _kernel.CLASS_NOT_STR: "{at}.class is {kind}, expected a string",
+    _kernel.CLASS_ID_NOT_INT: "{at}.class_id is {kind}, expected an integer",
+    _kernel.DETECTION_ID_NOT_STR: "{at}.detection_id is {kind}, expected a string",
+}
+
+
 def _problem(error: tuple[int, int, Any, Any], preds: list[Any], root: str) -> str:
     code, i, key, value = error
     at = f"{root}predictions[{i}]"
-    if code == _kernel.PRED_NOT_OBJECT:
-        return f"{at} is {_kind(value)}, expected an object"
-    if code == _kernel.FIELD_NOT_NUMBER:
-        return f"{at}.{key} is {_kind(value)}, expected a number"
-    if code == _kernel.FIELD_NOT_FINITE:
-        return f"{at}.{key} is {value!r}, expected a finite number"
-    if code == _kernel.NEGATIVE_SIZE:
-        return f"{at} has a negative width or height"
-    if code == _kernel.CONFIDENCE_RANGE:
-        return f"{at}.confidence is {value!r}, expected a value in [0, 1]"
-    if code == _kernel.CLASS_NOT_STR:
-        return f"{at}.class is {_kind(value)}, expected a string"
-    if code == _kernel.CLASS_ID_NOT_INT:
-        return f"{at}.class_id is {_kind(value)}, expected an integer"
-    if code == _kernel.DETECTION_ID_NOT_STR:
-        return f"{at}.detection_id is {_kind(value)}, expected a string"
+    if code in _FIELD_PROBLEMS:
+        return _FIELD_PROBLEMS[code].format(at=at, key=key, value=value, kind=_kind(value))
     points_code, j, axis = key
     points = preds[i]["points"]
     if points_code == _kernel.POINTS_NOT_LIST:

@@ -29,6 +29,7 @@ RLE variant, exact in :meth:`Predictions.to_dict`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -177,12 +178,14 @@ def merge_tiles(
         # A prediction without a mask (a polygon of 1 or 2 points: a sliver) at an inner edge is a
         # piece of an object another tile sees: it cannot be joined, so it is left out.
         has = p.has_mask
-        keep = has | ~_near_inner_edge(p.xyxy, (x, y, w, h), size)
+        x0, y0, x1, y1 = p.xyxy.T
+        keep = has | ~_at_inner_edge(x0, y0, x1, y1, (x, y, w, h), size)
         if not keep.all():
             p, has = p[keep], has[keep]
         masks = p.masks((h, w))
         placed.append(masks.translate(x, y, size))
-        cut.append(_cut_by_inner_edge(masks.boxes, (x, y, w, h), size))
+        bx, by, bw, bh = masks.boxes.T
+        cut.append((bw > 0) & _at_inner_edge(bx, by, bx + bw, by + bh, (x, y, w, h), size))
         columns.append(_Columns(p, has, x, y))
     every = _Columns.concatenate(columns)
     edge_cut = np.concatenate(cut) if cut else np.zeros(0, bool)
@@ -245,29 +248,20 @@ def _windows(windows: ArrayLike, size: tuple[int, int]) -> NDArray[np.int64]:
     return out
 
 
-def _cut_by_inner_edge(
-    boxes: NDArray[np.int64], window: tuple[int, int, int, int], size: tuple[int, int]
+def _at_inner_edge(
+    x0: NDArray[Any],
+    y0: NDArray[Any],
+    x1: NDArray[Any],
+    y1: NDArray[Any],
+    window: tuple[int, int, int, int],
+    size: tuple[int, int],
 ) -> NDArray[np.bool_]:
-    """Masks that touch an edge of their window that is not the image's edge (they may go on beyond it)."""
+    """Extents (window coordinates, ends exclusive) within a pixel of an edge of their window that is not the image's.
+
+    For the integer box of a mask's pixels that is touching the edge: the mask may go on beyond it.
+    """
     x, y, w, h = window
     big, wide = size
-    bx, by, bw, bh = boxes.T
-    touching = (bw > 0) & (
-        ((bx == 0) & (x > 0))
-        | ((by == 0) & (y > 0))
-        | ((bx + bw == w) & (x + w < wide))
-        | ((by + bh == h) & (y + h < big))
-    )
-    return np.asarray(touching, dtype=bool)
-
-
-def _near_inner_edge(
-    xyxy: NDArray[np.float64], window: tuple[int, int, int, int], size: tuple[int, int]
-) -> NDArray[np.bool_]:
-    """Boxes (window coordinates) within a pixel of an edge of their window that is not the image's."""
-    x, y, w, h = window
-    big, wide = size
-    x0, y0, x1, y1 = xyxy.T
     near = (
         ((x0 < 1) & (x > 0)) | ((y0 < 1) & (y > 0)) | ((x1 > w - 1) & (x + w < wide)) | ((y1 > h - 1) & (y + h < big))
     )
