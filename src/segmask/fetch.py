@@ -36,6 +36,7 @@ import os
 import random
 import re
 import secrets
+import stat
 import struct
 import threading
 import time
@@ -815,11 +816,11 @@ def _image_bytes(image: object) -> bytes:
 def _read_image_file(path: Path) -> bytes:
     problem = None
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             problem = "is a folder, not an image file"
-        elif size > MAX_IMAGE_BYTES:
-            problem = f"is {size} bytes, over the {MAX_IMAGE_BYTES}-byte limit"
+        elif info.st_size > MAX_IMAGE_BYTES:
+            problem = f"is {info.st_size} bytes, over the {MAX_IMAGE_BYTES}-byte limit"
         else:
             with path.open("rb") as f:
                 raw = f.read(MAX_IMAGE_BYTES + 1)  # a file that grows meanwhile stays bounded

@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from . import _ragged, _validate, geometry, limits, response
+from . import _kernel, _ragged, _validate, geometry, limits, response
 from .boxes import BoxFormat, convert_boxes
 from .errors import InputError, MaskError
 from .masks import Masks, from_kernel, select
@@ -117,8 +117,7 @@ class Predictions:
     ) -> Predictions:
         """From columns this object owns: nothing in them is shared with a caller (``meta`` and ``extras``
         are never changed in place, so derived objects share them)."""
-        for a in (cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points):
-            _readonly(a)
+        _kernel.freeze(cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points)
         return cls(image_size, cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points,
                    shapes, rles, extras, meta, rule)  # fmt: skip
 
