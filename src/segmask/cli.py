@@ -206,7 +206,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
         folder = usable_folder(out, "--out")
         targets = output_paths([f.image for f in files], folder, label_name)
         remove_stale(folder)
-        names = class_names(files)
+        names = class_names(files, workers)
         ids = {n: k for k, n in enumerate(names)}
         counts = np.zeros(3, dtype=np.int64)
         jobs3 = [(f, t, ids, rule) for f, t in zip(files, targets, strict=True)]

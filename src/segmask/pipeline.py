@@ -134,15 +134,22 @@ def png_file(item: ResponseFile, target: Path, rule: Rule | None) -> int | Failu
     return _guarded(run, item.path)
 
 
-def class_names(files: Sequence[ResponseFile]) -> list[str]:
-    """The class names in response files, sorted: a first pass that parses them (Workflows outputs too), no masks."""
+def class_names(files: Sequence[ResponseFile], workers: int = 1) -> list[str]:
+    """The class names in response files, sorted: a first pass that parses them (Workflows outputs too), no masks.
+
+    On ``workers`` processes, as the pass that follows.
+    """
     names: set[str] = set()
-    for f in files:
-        try:
-            names.update(read_response(f.path).class_name.tolist())
-        except SegmaskError:
-            continue  # the real pass names the file and the problem
+    for found in parallel_map(_file_class_names, [(f,) for f in files], workers):
+        names.update(found)
     return sorted(names)
+
+
+def _file_class_names(item: ResponseFile) -> list[str]:
+    try:
+        return list(read_response(item.path).class_name.tolist())
+    except SegmaskError:
+        return []  # the real pass names the file and the problem
 
 
 def parallel_map(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], workers: int) -> Iterator[T]:
