@@ -50,6 +50,28 @@ cdef extern from "Python.h":
 ctypedef int64_t i64
 ctypedef uint32_t u32
 
+cdef extern from *:
+    """
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #include <unistd.h>
+    #endif
+    /* Ask for small pages on [p, p + n): a sparse answer then only commits the pages it writes. */
+    static void segmask_small_pages(char* p, size_t n) {
+    #if defined(__linux__) && defined(MADV_NOHUGEPAGE)
+        long page = sysconf(_SC_PAGESIZE);
+        size_t start, stop;
+        if (page <= 0) return;
+        start = ((size_t)p + (size_t)page - 1) & ~((size_t)page - 1);
+        stop = ((size_t)p + n) & ~((size_t)page - 1);
+        if (stop > start) madvise((void*)start, stop - start, MADV_NOHUGEPAGE);
+    #else
+        (void)p; (void)n;
+    #endif
+    }
+    """
+    void segmask_small_pages(char* p, size_t n) nogil
+
 cdef i64 UINT32_MAX_ = 4294967295
 
 
@@ -1137,59 +1159,70 @@ cdef int copy_mask(RunsOut* r, const u32* c, Py_ssize_t n) noexcept nogil:
 
 # --- overlap: IoU and NMS --------------------------------------------------------------------
 
-cdef i64* cumulative(const u32[::1] counts, const i64[::1] offsets) noexcept nogil:
-    """End position of every run within its own mask."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
-    cdef i64 pos
-    cdef i64* ends = <i64*>malloc((counts.shape[0] + 1) * sizeof(i64))
-    if ends == NULL:
-        return NULL
-    for i in range(n):
-        pos = 0
-        for j in range(offsets[i], offsets[i + 1]):
-            pos += counts[j]
-            ends[j] = pos
-    return ends
+cdef int mask_ends(const u32* counts, Py_ssize_t n, I64Buf* ends) noexcept nogil:
+    """The end position of each of one mask's ``n`` runs, into ``ends`` (its own scratch); -1 when out of memory."""
+    cdef Py_ssize_t j
+    cdef i64 pos = 0
+    ends.n = 0
+    if i64_reserve(ends, n) < 0:
+        return -1
+    for j in range(n):
+        pos += counts[j]
+        ends.data[j] = pos
+    ends.n = n
+    return 0
 
 
-cdef inline Py_ssize_t first_fg_after(const i64* ends, Py_ssize_t a, Py_ssize_t b, i64 lo) noexcept nogil:
-    """The first foreground run of a mask (runs a..b-1, odd local index) that ends after ``lo``."""
-    cdef Py_ssize_t left = a, right = b, mid
+cdef inline Py_ssize_t first_fg_after(const i64* ends, Py_ssize_t n, i64 lo) noexcept nogil:
+    """The first foreground run of a mask (runs 0..n-1, odd index) that ends after ``lo``."""
+    cdef Py_ssize_t left = 0, right = n, mid
     while left < right:
         mid = (left + right) >> 1
         if ends[mid] > lo:
             right = mid
         else:
             left = mid + 1
-    if (left - a) % 2 == 0:
-        left += 1
-    return left
+    return left | 1
 
 
-cdef inline i64 intersect_runs(const i64* ea, Py_ssize_t a0, Py_ssize_t a1,
-                               const i64* eb, Py_ssize_t b0, Py_ssize_t b1, i64 lo, i64 hi) noexcept nogil:
-    """Pixels in both masks, sweeping their foreground runs from position ``lo`` to ``hi``.
+cdef inline i64 intersect_runs(const i64* ea, Py_ssize_t na, const u32* cb, Py_ssize_t nb,
+                               i64 lo, i64 hi) noexcept nogil:
+    """Pixels in both masks from position ``lo`` to ``hi``: ``a`` as run ends, ``b`` as its counts.
 
-    Outside the columns both boxes share no pixel is in both, so the sweep
-    starts at the first run ending after ``lo`` and stops at ``hi``.
+    Outside the columns both boxes share no pixel is in both. ``a``'s first
+    foreground run there is found by bisection; ``b`` is walked from its
+    start (its positions are not summed in advance: that would cost a pass
+    and a run-sized allocation over every mask, paired or not).
     """
-    cdef Py_ssize_t ka = first_fg_after(ea, a0, a1, lo), kb = first_fg_after(eb, b0, b1, lo)
-    cdef i64 sa, fa, sb, fb, s, e, inter = 0
-    while ka < a1 and kb < b1:
-        sa = ea[ka - 1]
-        fa = ea[ka]
-        sb = eb[kb - 1]
-        fb = eb[kb]
-        if sa >= hi or sb >= hi:
+    cdef Py_ssize_t ka = first_fg_after(ea, na, lo), kb = 0
+    cdef i64 pos = 0, sa, fa, sb, fb, s, e, inter = 0
+    # b's runs wholly before lo, two at a time (a background run and a foreground one)
+    while kb + 2 < nb and pos + cb[kb] + cb[kb + 1] <= lo:
+        pos += cb[kb] + cb[kb + 1]
+        kb += 2
+    kb += 1  # b's foreground run after the background run at pos
+    pos += cb[kb - 1]
+    while ka < na and kb < nb:
+        sb = pos
+        fb = pos + cb[kb]
+        if sb >= hi:
             break
-        s = sa if sa > sb else sb
-        e = fa if fa < fb else fb
-        if e > s:
-            inter += e - s
-        if fa <= fb:
+        while ka < na:
+            sa = ea[ka - 1]
+            if sa >= fb:
+                break
+            fa = ea[ka]
+            s = sa if sa > sb else sb
+            e = fa if fa < fb else fb
+            if e > s:
+                inter += e - s
+            if fa > fb:
+                break
             ka += 2
-        else:
-            kb += 2
+        if kb + 1 >= nb:
+            break
+        pos = fb + cb[kb + 1]
+        kb += 2
     return inter
 
 
@@ -1216,6 +1249,20 @@ cdef inline double iou_value(i64 inter, i64 area_a, i64 area_b, bint crowd) noex
     return <double>inter / <double>(area_a + area_b - inter)
 
 
+def zeros_sparse(Py_ssize_t rows, Py_ssize_t cols):
+    """A zeroed float64 ``(rows, cols)`` array whose memory is committed page by page as it is written.
+
+    ``np.zeros`` of a large array maps untouched memory, but on Linux with
+    transparent huge pages it is committed 2 MB at a time: one value written
+    per row of a 10,000 x 10,000 matrix (its diagonal) commits all 800 MB. With
+    small pages a sparse answer commits only the pages it writes; reading
+    the others maps the shared zero page.
+    """
+    cdef object arr = np.zeros((rows, cols), dtype=np.float64)
+    segmask_small_pages(<char*>cnp.PyArray_DATA(arr), <size_t>(rows * cols * 8))
+    return arr
+
+
 def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const i64[::1] area_a,
                const u32[::1] cb, const i64[::1] ob, const i64[:, ::1] bb, const i64[::1] area_b,
                const uint8_t[::1] crowd, bint same, i64 h, double[:, ::1] out):
@@ -1225,21 +1272,17 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
     ``a`` only those whose left edge lies within the widest box of ``b`` to
     its left and before its right edge are looked at. ``same``: a and b are
     one set without crowd flags, so each pair is counted once and mirrored.
+    Only nonzero values are written.
     """
     cdef Py_ssize_t na = oa.shape[0] - 1, nb = ob.shape[0] - 1, i, j, p, lo, hi, mid
     cdef i64 x0, x1, inter, widest = 0, left
-    cdef i64* ea = cumulative(ca, oa)
-    cdef i64* eb = ea if same else cumulative(cb, ob)
+    cdef I64Buf ends = I64Buf(NULL, 0, 0)
+    cdef bint have_ends, failed = False
     cdef double v
     cdef object order_arr = np.argsort(np.asarray(bb)[:, 0], kind="stable").astype(np.int64)
     cdef const i64[::1] order = order_arr
     cdef object xs_arr = np.ascontiguousarray(np.asarray(bb)[:, 0][order_arr])
     cdef const i64[::1] xs = xs_arr
-    if ea == NULL or eb == NULL:
-        free(ea)
-        if not same:
-            free(eb)
-        raise MemoryError()
     for j in range(nb):
         if bb[j, 2] > widest:
             widest = bb[j, 2]
@@ -1249,6 +1292,7 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
                 continue
             if same:
                 out[i, i] = 1.0
+            have_ends = False
             # the first box of b whose left edge is at or past ``left``: none before it reaches box i
             left = ba[i, 0] - widest
             lo = 0
@@ -1267,14 +1311,22 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
                     continue
                 if not boxes_meet(ba, i, bb, j, &x0, &x1):
                     continue
-                inter = intersect_runs(ea, oa[i], oa[i + 1], eb, ob[j], ob[j + 1], x0 * h, x1 * h)
+                if not have_ends:
+                    if mask_ends(&ca[oa[i]], oa[i + 1] - oa[i], &ends) < 0:
+                        failed = True
+                        break
+                    have_ends = True
+                inter = intersect_runs(ends.data, ends.n, &cb[ob[j]], ob[j + 1] - ob[j], x0 * h, x1 * h)
                 v = iou_value(inter, area_a[i], area_b[j], crowd[j])
-                out[i, j] = v
-                if same:
-                    out[j, i] = v
-    free(ea)
-    if not same:
-        free(eb)
+                if v != 0.0:  # out is zeroed: a page that only holds zeros is never written
+                    out[i, j] = v
+                    if same:
+                        out[j, i] = v
+            if failed:
+                break
+    free(ends.data)
+    if failed:
+        raise MemoryError()
 
 
 def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, const i64[::1] area,
@@ -1285,15 +1337,13 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
     Memory O(N); each kept mask is compared with the later masks whose boxes meet it.
     """
     cdef Py_ssize_t n = order.shape[0], a, b, i, j, nkeep = 0
-    cdef bint by_class = classes.shape[0] > 0
+    cdef bint by_class = classes.shape[0] > 0, have_ends, failed = False
     cdef i64 x0, x1, inter
     cdef object keep_arr = i64_array(n)
     cdef i64[::1] keep = keep_arr
     cdef uint8_t* gone = <uint8_t*>calloc(n + 1, 1)
-    cdef i64* ends = cumulative(counts, offsets)
-    if gone == NULL or ends == NULL:
-        free(gone)
-        free(ends)
+    cdef I64Buf ends = I64Buf(NULL, 0, 0)
+    if gone == NULL:
         raise MemoryError()
     with nogil:
         for a in range(n):
@@ -1302,18 +1352,28 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
                 continue
             keep[nkeep] = i
             nkeep += 1
+            have_ends = False
             for b in range(a + 1, n):
                 j = order[b]
                 if gone[j] or (by_class and classes[j] != classes[i]):
                     continue
                 if not boxes_meet(boxes, i, boxes, j, &x0, &x1):
                     continue
-                inter = intersect_runs(ends, offsets[i], offsets[i + 1], ends, offsets[j], offsets[j + 1],
+                if not have_ends:
+                    if mask_ends(&counts[offsets[i]], offsets[i + 1] - offsets[i], &ends) < 0:
+                        failed = True
+                        break
+                    have_ends = True
+                inter = intersect_runs(ends.data, ends.n, &counts[offsets[j]], offsets[j + 1] - offsets[j],
                                        x0 * h, x1 * h)
                 if iou_value(inter, area[i], area[j], False) > threshold:
                     gone[j] = 1
+            if failed:
+                break
     free(gone)
-    free(ends)
+    free(ends.data)
+    if failed:
+        raise MemoryError()
     return keep_arr[:nkeep].copy()
 
 

@@ -4,7 +4,9 @@
 ``b_j`` is a crowd region; 0 when the two do not touch. Pairs whose boxes do
 not meet are skipped; the others are counted exactly by one sweep over the
 foreground runs of the columns their boxes share (:mod:`segmask._kernel`).
-Memory is the answer's: no pair list, no pixels.
+Memory is the answer's: no pair list, no pixels, and of a sparse answer only
+the pages that hold a nonzero value are committed (on Linux; elsewhere the
+operating system decides).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def iou(
     nb = 0 if mb is None else len(mb)
     crowd = _crowd(iscrowd, nb)
     dense_limit(8 * na * nb, f"an IoU matrix of {na} x {nb}")
-    out = np.zeros((na, nb), dtype=np.float64)
+    out = _kernel.zeros_sparse(na, nb)
     if ma is None or mb is None or not na or not nb:
         return out
     if ma.image_size != mb.image_size:
