@@ -641,6 +641,16 @@ def encode_strings(counts_array, offsets_array):
     return out
 
 
+def rle_dicts(list strings, Py_ssize_t h, Py_ssize_t w):
+    """``[{"size": [h, w], "counts": s} for s in strings]``, each dict and size list its own."""
+    cdef Py_ssize_t n = len(strings), i
+    cdef list out = [None] * n
+    cdef object hh = h, ww = w
+    for i in range(n):
+        out[i] = {"size": [hh, ww], "counts": strings[i]}
+    return out
+
+
 # --- run statistics --------------------------------------------------------------------------
 
 def runs_area(const u32[::1] counts, const i64[::1] offsets):

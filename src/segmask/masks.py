@@ -13,13 +13,14 @@ in one pass, set operations as one sweep per pair or group, IoU on the
 foreground runs of the boxes' shared columns.
 
 A ``Masks`` never changes after it is made; methods that "change" it return
-a new one. What it derives lazily (boxes, strings) is computed under a lock,
-so one ``Masks`` may be shared by threads.
+a new one. What it derives lazily (boxes, strings) depends on the runs
+alone and is stored with one assignment: two threads that ask at once may
+both compute it and get equal values, so one ``Masks`` may be shared by
+threads without a lock.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -102,14 +103,13 @@ class Masks:
     {'size': [4, 5], 'counts': '5220003'}
     """
 
-    __slots__ = ("_area", "_boxes", "_counts", "_lock", "_offsets", "_size", "_strings")
+    __slots__ = ("_area", "_boxes", "_counts", "_offsets", "_size", "_strings")
     _size: tuple[int, int]
     _counts: NDArray[np.uint32]
     _offsets: NDArray[np.int64]
     _area: NDArray[np.int64]
     _boxes: NDArray[np.int64] | None  # derived once, when first asked for
     _strings: list[str] | None  # likewise
-    _lock: threading.Lock
 
     def __init__(self) -> None:
         raise TypeError("make Masks with Masks.from_dense, from_rle, from_runs, from_labels or segmask.rasterize")
@@ -138,7 +138,6 @@ class Masks:
         self._area = area
         self._boxes = boxes
         self._strings = strings
-        self._lock = threading.Lock()
         return self
 
     # --- constructors -------------------------------------------------------------
@@ -296,10 +295,7 @@ class Masks:
         """(N, 4) int64: COCO ``[x, y, width, height]`` of each mask's pixels, zeros when empty (read-only)."""
         boxes = self._boxes
         if boxes is None:
-            with self._lock:
-                if self._boxes is None:
-                    self._boxes = _readonly(_kernel.runs_boxes(self._counts, self._offsets, self._size[0]))
-                boxes = self._boxes
+            boxes = self._boxes = _readonly(_kernel.runs_boxes(self._counts, self._offsets, self._size[0]))
         return boxes
 
     @property
@@ -357,12 +353,8 @@ class Masks:
         """COCO RLEs, byte-identical to pycocotools' ``encode`` but with ``str`` counts."""
         strings = self._strings
         if strings is None:
-            with self._lock:
-                if self._strings is None:
-                    self._strings = _kernel.encode_strings(self._counts, self._offsets)
-                strings = self._strings
-        h, w = self._size
-        return [{"size": [h, w], "counts": s} for s in strings]
+            strings = self._strings = _kernel.encode_strings(self._counts, self._offsets)
+        return _kernel.rle_dicts(strings, self._size[0], self._size[1])
 
     def to_labels(self) -> tuple[NDArray[np.integer], int]:
         """An instance-id image: mask ``i`` has value ``i + 1`` (uint8, uint16 past 255 masks).
