@@ -114,6 +114,28 @@ def test_counts_string_codec_on_full_uint32_range(runs: list[int]) -> None:
         assert back.tolist() == runs
 
 
+def test_counts_strings_for_every_short_value_equal_pycocotools() -> None:
+    # Every value of three groups or fewer (the encoder's table, -2**14 <= x < 2**14) and those just
+    # past it, as a delta (the fourth run, less the second) and as a leading run, against pycocotools.
+    deltas = np.arange(-(2**14) - 40, 2**14 + 40)
+    firsts = np.arange(0, 2**14 + 40)
+    runs = np.concatenate(
+        [
+            np.stack([np.full_like(deltas, 20000)] * 3 + [20000 + deltas], axis=1).ravel(),
+            np.stack([firsts, firsts + 1, firsts + 2, firsts + 3], axis=1).ravel(),
+        ]
+    ).astype(np.uint32)
+    n = len(deltas) + len(firsts)
+    offsets = np.arange(0, 4 * n + 1, 4)
+    ours = encode_strings(runs, offsets)
+    rows = runs.reshape(n, 4).tolist()
+    refs = [pcm.frPyObjects({"size": [sum(r), 1], "counts": r}, sum(r), 1)["counts"].decode() for r in rows]
+    assert ours == refs
+    for i in range(0, n, 997):  # and back, on a sample (the decoder has its own tests)
+        back, _, _ = decode_strings([refs[i].encode()], (sum(rows[i]), 1))
+        assert back.tolist() == rows[i]
+
+
 def test_many_strings_decode_at_once() -> None:
     rng = np.random.default_rng(3)
     dense = rng.random((40, 30, 20)) < 0.5

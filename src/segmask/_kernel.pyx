@@ -585,7 +585,7 @@ for _g in range(8):
     CONTINUED[_g] = (0x20 if _g > 1 else 0) | (0x2000 if _g > 2 else 0) | (0x200000 if _g > 3 else 0)
 
 
-cdef inline Py_ssize_t put_value(char* out, i64 x) noexcept nogil:
+cdef inline Py_ssize_t put_long_value(char* out, i64 x) noexcept nogil:
     """Write one value's characters at ``out`` (four bytes always written); their count."""
     cdef i64 y = x ^ (x >> 63)  # the bits of its magnitude, for either sign
     # its bit length and a sign bit, in groups of 5 (at least one)
@@ -602,13 +602,36 @@ cdef inline Py_ssize_t put_value(char* out, i64 x) noexcept nogil:
     return ngroups
 
 
+# SHORT[x + 2**14], for the values of three groups or fewer (-2**14 <= x < 2**14, nearly all of
+# them): their characters, the first in the lowest byte, and their count in the highest.
+DEF SHORT_HALF = 1 << 14
+cdef uint32_t[2 * SHORT_HALF] SHORT
+cdef char[8] _short_chars
+for _x in range(-SHORT_HALF, SHORT_HALF):
+    _n = put_long_value(_short_chars, _x)
+    SHORT[_x + SHORT_HALF] = ((<uint8_t>_short_chars[0]) | ((<uint8_t>_short_chars[1]) << 8)
+                              | ((<uint8_t>_short_chars[2]) << 16) | (_n << 24))
+
+
+cdef inline Py_ssize_t put_value(char* out, i64 x) noexcept nogil:
+    """Write one value's characters at ``out`` (four bytes always written); their count."""
+    cdef uint64_t i = <uint64_t>(x + SHORT_HALF)
+    cdef uint32_t e
+    if i < 2 * SHORT_HALF:
+        e = SHORT[i]
+        store4(out, e)
+        return e >> 24
+    return put_long_value(out, x)
+
+
 def encode_strings(counts_array, offsets_array):
     """Runs -> pycocotools' compressed counts strings, one ``str`` per mask.
 
     Each value (a run, less the one two before it) takes the fewest 5-bit
-    groups that hold it in two's complement, as pycocotools' loop ends; the
-    count comes from the value's bit length. The first three groups, all but
-    the largest values need, are written without a loop or a branch.
+    groups that hold it in two's complement, as pycocotools' loop ends. A
+    value of three groups or fewer (nearly all) is one load from a table of
+    their characters and one 4-byte store; a larger one has its count from
+    its bit length, and its first three characters are written as one.
     """
     cdef const u32* counts = <const u32*>array_data(counts_array, cnp.NPY_UINT32, 1, "counts")
     cdef const i64* offsets = <const i64*>array_data(offsets_array, cnp.NPY_INT64, 1, "offsets")
