@@ -161,6 +161,35 @@ def case_iou_memory(n: int) -> Callable[[], dict[str, Callable[[], Any]]]:
     return make
 
 
+def speckled_rles(n: int, rng: np.random.Generator, density: float) -> list[dict]:
+    """pycocotools RLEs of boxes of 60-300 px on 1080p with ``density`` of their pixels set at random."""
+    out = []
+    for _ in range(n):
+        bh, bw = rng.integers(60, 300, 2)
+        y, x = rng.integers(0, H - bh), rng.integers(0, W - bw)
+        m = np.zeros((H, W), np.uint8, order="F")
+        m[y : y + bh, x : x + bw] = rng.random((bh, bw)) < density
+        out.append(pcm.encode(m))
+    return out
+
+
+def case_iou_speckled(n: int, density: float) -> Callable[[], dict[str, Callable[[], Any]]]:
+    def make() -> dict[str, Callable[[], Any]]:
+        import rlemasklib
+
+        rles = speckled_rles(n, np.random.default_rng(10), density)
+        masks = sm.Masks.from_rle(rles)
+        rmasks = [rlemasklib.RLEMask.from_dict(r) for r in rles]
+        crowd = [0] * n
+        return {
+            "segmask": lambda: sm.iou(masks, masks),
+            "pycocotools iou": lambda: pcm.iou(rles, rles, crowd),
+            "rlemasklib iou_matrix": lambda: rlemasklib.RLEMask.iou_matrix(rmasks, rmasks),
+        }
+
+    return make
+
+
 def case_coco_rule_per_image(n_images: int) -> Callable[[], dict[str, Callable[[], Any]]]:
     def make() -> dict[str, Callable[[], Any]]:
         images = coco_like_images(n_images, np.random.default_rng(6))
@@ -252,6 +281,9 @@ _plan("iou 100x100 from COCO strings", "iou_strings100", case_iou_strings(100), 
 _plan("iou 500x500 from COCO strings", "iou_strings500", case_iou_strings(500), 5)
 for _n in (100, 1000, 10_000):
     _plan(f"iou {_n}x{_n}, masks in memory", f"iou_memory{_n}", case_iou_memory(_n), 7 if _n < 10_000 else 3)
+for _d in (0.03, 0.5):
+    _plan(f"iou 200x200, speckled masks ({_d:.0%} of a box set)", f"iou_speckled{int(_d * 100)}",
+          case_iou_speckled(200, _d), 7)  # fmt: skip
 _plan("coco rule, 1000 images of 5-10 polygons, 640x480", "coco_per_image", case_coco_rule_per_image(1000), 5)
 _plan("contour rule, 1000 polygons -> strings, 1080p", "contour1000", case_contour_strings(1000), 5)
 _plan("from_response(bytes), 100 polygons of 145 points", "parse100", case_parse(100), 21)

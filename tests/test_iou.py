@@ -45,6 +45,36 @@ def test_iou_of_noisy_masks_equals_pycocotools(dense: np.ndarray, data: st.DataO
     np.testing.assert_array_equal(sm.iou(whole, whole), ref_same)
 
 
+def speckled_and_solid(rng: np.random.Generator, n: int, h: int, w: int) -> list[dict]:
+    """pycocotools RLEs of boxes filled with speckle (many runs a column: counted on bit crops) or solid."""
+    out = []
+    for _ in range(n):
+        bh, bw = int(rng.integers(1, h // 2)), int(rng.integers(1, w // 2))
+        y, x = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
+        m = np.zeros((h, w), np.uint8, order="F")
+        m[y : y + bh, x : x + bw] = rng.random((bh, bw)) < rng.choice([0.03, 0.3, 0.5, 1.0])
+        out.append(pcm.encode(m))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_iou_and_nms_of_speckled_masks_equal_pycocotools(seed: int) -> None:
+    # Tall boxes (several 64-row words a column, starting anywhere) with speckle, solid and mixed pairs.
+    rng = np.random.default_rng(seed)
+    a, b = speckled_and_solid(rng, 40, 300, 200), speckled_and_solid(rng, 30, 300, 200)
+    crowd = rng.random(len(b)) < 0.3
+    ours = sm.iou(a, b, iscrowd=crowd)
+    assert np.array_equal(ours, np.asarray(pcm.iou(a, b, crowd.astype(np.uint8).tolist())))
+    assert np.array_equal(sm.iou(a, a), np.asarray(pcm.iou(a, a, [0] * len(a))))
+    # nms: greedy on pycocotools' matrix
+    full, scores = np.asarray(pcm.iou(a, a, [0] * len(a))), rng.random(len(a))
+    keep: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if all(full[k, i] <= 0.1 for k in keep):
+            keep.append(int(i))
+    assert sm.nms(a, scores, iou_threshold=0.1).tolist() == keep
+
+
 def test_iou_on_overlapping_shapes_is_exact() -> None:
     dense = np.zeros((3, 10, 10), bool)
     dense[0, 0:4, 0:5] = True  # 20 px

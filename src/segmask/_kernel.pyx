@@ -798,7 +798,17 @@ cdef extern from *:
     #else
     static inline int segmask_ctz64(uint64_t x) { return __builtin_ctzll(x); }
     static inline int segmask_clz64(uint64_t x) { return __builtin_clzll(x); }
+    #if defined(__POPCNT__) || !(defined(__x86_64__) || defined(__i386__))
     static inline int segmask_popcount64(uint64_t x) { return __builtin_popcountll(x); }
+    #else
+    /* x86-64 without the POPCNT instruction in its baseline: the bit-parallel sum, not libgcc's call. */
+    static inline int segmask_popcount64(uint64_t x) {
+        x = x - ((x >> 1) & 0x5555555555555555ULL);
+        x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+        x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+        return (int)((x * 0x0101010101010101ULL) >> 56);
+    }
+    #endif
     #endif
     #include <string.h>
     /* Four bytes, the lowest first, at any address. */
@@ -1259,6 +1269,116 @@ cdef inline i64 intersect_runs(const i64* ea, Py_ssize_t na, const u32* cb, Py_s
     return inter
 
 
+# A mask with many runs a column is faster to intersect as a bit crop: its box's columns, each
+# as 64-bit words of rows (bit y % 64 of word y // 64, words counted from the image's top, so
+# that two masks' words of one column line up). A pair of such masks is counted by a popcount
+# of the AND of their shared columns' shared words; any other pair by the run sweep. A mask gets
+# a crop when its runs a column reach CROP_RUNS_PER_WORD times its words a column: its crop (8
+# bytes a word) is then no larger than its runs (4 bytes a run). Speckled masks of 60-300 px
+# with 3% of their pixels set: iou of 200 of them 5.7 -> 1.9 ms; half set: 37 -> 7 ms.
+DEF CROP_RUNS_PER_WORD = 2
+
+cdef struct Crops:
+    uint64_t* bits  # every crop's words, column after column
+    i64* base  # per mask: the index of its first word in bits, -1 when it has no crop
+    i64* word0  # per mask: its first word's row // 64
+    i64* words  # per mask: words a column
+
+
+cdef inline void set_rows(uint64_t* column, i64 y0, i64 y1) noexcept nogil:
+    """Set bits y0..y1-1 (y1 > y0) of a column of words."""
+    cdef i64 a = y0 >> 6, b = (y1 - 1) >> 6, w
+    cdef uint64_t first = (~<uint64_t>0) << (y0 & 63), last = (~<uint64_t>0) >> (63 - ((y1 - 1) & 63))
+    if a == b:
+        column[a] |= first & last
+        return
+    column[a] |= first
+    for w in range(a + 1, b):
+        column[w] = ~<uint64_t>0
+    column[b] |= last
+
+
+cdef int crops_make(const u32* counts, const i64* offsets, const i64[:, ::1] boxes, i64 h, Crops* c) noexcept nogil:
+    """The crops of the masks with many runs a column (see above); -1 when out of memory."""
+    cdef Py_ssize_t n = boxes.shape[0], i, r, nr
+    cdef i64 total = 0, bx, by, bw, bh, pos, s, e, x, col, y1, top
+    c.bits = NULL
+    c.base = <i64*>malloc((n + 1) * sizeof(i64))
+    c.word0 = <i64*>malloc((n + 1) * sizeof(i64))
+    c.words = <i64*>malloc((n + 1) * sizeof(i64))
+    if c.base == NULL or c.word0 == NULL or c.words == NULL:
+        return -1
+    for i in range(n):
+        bx = boxes[i, 0]
+        by = boxes[i, 1]
+        bw = boxes[i, 2]
+        bh = boxes[i, 3]
+        c.base[i] = -1
+        if bw == 0 or bh == 0:
+            continue
+        c.word0[i] = by >> 6
+        c.words[i] = ((by + bh - 1) >> 6) - (by >> 6) + 1
+        if offsets[i + 1] - offsets[i] >= CROP_RUNS_PER_WORD * c.words[i] * bw:
+            c.base[i] = total
+            total += c.words[i] * bw
+    if total == 0:
+        return 0
+    c.bits = <uint64_t*>calloc(total, sizeof(uint64_t))
+    if c.bits == NULL:
+        return -1
+    for i in range(n):
+        if c.base[i] < 0:
+            continue
+        bx = boxes[i, 0]
+        top = c.word0[i] << 6  # the row of bit 0 of the crop's words
+        nr = offsets[i + 1] - offsets[i]
+        pos = 0
+        x = 0
+        col = 0
+        for r in range(nr):
+            e = pos + counts[offsets[i] + r]
+            if r & 1:
+                s = pos
+                while s < e:  # the run, a column at a time
+                    if s >= col + h:  # a later column: a division once a column at most
+                        x = s // h
+                        col = x * h
+                    y1 = e - col if e - col < h else h
+                    set_rows(c.bits + c.base[i] + (x - bx) * c.words[i], s - col - top, y1 - top)
+                    s = col + y1
+            pos = e
+    return 0
+
+
+cdef void crops_free(Crops* c) noexcept nogil:
+    free(c.bits)
+    free(c.base)
+    free(c.word0)
+    free(c.words)
+
+
+cdef inline i64 intersect_crops(const Crops* ca, Py_ssize_t i, i64 bxa, const Crops* cb, Py_ssize_t j, i64 bxb,
+                                i64 x0, i64 x1) noexcept nogil:
+    """Pixels in both of two cropped masks, over columns x0..x1-1 (within both boxes)."""
+    cdef i64 lo = ca.word0[i] if ca.word0[i] > cb.word0[j] else cb.word0[j]
+    cdef i64 hi = ca.word0[i] + ca.words[i]
+    cdef i64 x, w, inter = 0
+    cdef const uint64_t* pa
+    cdef const uint64_t* pb
+    if cb.word0[j] + cb.words[j] < hi:
+        hi = cb.word0[j] + cb.words[j]
+    if hi <= lo:
+        return 0
+    pa = ca.bits + ca.base[i] + (x0 - bxa) * ca.words[i] + (lo - ca.word0[i])
+    pb = cb.bits + cb.base[j] + (x0 - bxb) * cb.words[j] + (lo - cb.word0[j])
+    for x in range(x1 - x0):
+        for w in range(hi - lo):
+            inter += segmask_popcount64(pa[w] & pb[w])
+        pa += ca.words[i]
+        pb += cb.words[j]
+    return inter
+
+
 cdef inline bint boxes_meet(const i64[:, ::1] ba, Py_ssize_t i, const i64[:, ::1] bb, Py_ssize_t j,
                             i64* x0, i64* x1) noexcept nogil:
     cdef i64 lo, hi
@@ -1312,6 +1432,15 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
     cdef I64Buf ends = I64Buf(NULL, 0, 0)
     cdef bint have_ends, failed = False
     cdef double v
+    cdef Crops crops_a, crops_b
+    cdef Crops* cra = &crops_a
+    cdef Crops* crb = &crops_a if same else &crops_b
+    memset(&crops_a, 0, sizeof(Crops))
+    memset(&crops_b, 0, sizeof(Crops))
+    if crops_make(&ca[0], &oa[0], ba, h, cra) < 0 or (not same and crops_make(&cb[0], &ob[0], bb, h, crb) < 0):
+        crops_free(&crops_a)
+        crops_free(&crops_b)
+        raise MemoryError()
     cdef object order_arr = np.argsort(np.asarray(bb)[:, 0], kind="stable").astype(np.int64)
     cdef const i64[::1] order = order_arr
     cdef object xs_arr = np.ascontiguousarray(np.asarray(bb)[:, 0][order_arr])
@@ -1344,12 +1473,15 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
                     continue
                 if not boxes_meet(ba, i, bb, j, &x0, &x1):
                     continue
-                if not have_ends:
-                    if mask_ends(&ca[oa[i]], oa[i + 1] - oa[i], &ends) < 0:
-                        failed = True
-                        break
-                    have_ends = True
-                inter = intersect_runs(ends.data, ends.n, &cb[ob[j]], ob[j + 1] - ob[j], x0 * h, x1 * h)
+                if cra.base[i] >= 0 and crb.base[j] >= 0:
+                    inter = intersect_crops(cra, i, ba[i, 0], crb, j, bb[j, 0], x0, x1)
+                else:
+                    if not have_ends:
+                        if mask_ends(&ca[oa[i]], oa[i + 1] - oa[i], &ends) < 0:
+                            failed = True
+                            break
+                        have_ends = True
+                    inter = intersect_runs(ends.data, ends.n, &cb[ob[j]], ob[j + 1] - ob[j], x0 * h, x1 * h)
                 v = iou_value(inter, area_a[i], area_b[j], crowd[j])
                 if v != 0.0:  # out is zeroed: a page that only holds zeros is never written
                     out[i, j] = v
@@ -1358,6 +1490,8 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
             if failed:
                 break
     free(ends.data)
+    crops_free(&crops_a)
+    crops_free(&crops_b)
     if failed:
         raise MemoryError()
 
@@ -1376,7 +1510,11 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
     cdef i64[::1] keep = keep_arr
     cdef uint8_t* gone = <uint8_t*>calloc(n + 1, 1)
     cdef I64Buf ends = I64Buf(NULL, 0, 0)
-    if gone == NULL:
+    cdef Crops crops
+    memset(&crops, 0, sizeof(Crops))
+    if gone == NULL or crops_make(&counts[0], &offsets[0], boxes, h, &crops) < 0:
+        free(gone)
+        crops_free(&crops)
         raise MemoryError()
     with nogil:
         for a in range(n):
@@ -1392,19 +1530,23 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
                     continue
                 if not boxes_meet(boxes, i, boxes, j, &x0, &x1):
                     continue
-                if not have_ends:
-                    if mask_ends(&counts[offsets[i]], offsets[i + 1] - offsets[i], &ends) < 0:
-                        failed = True
-                        break
-                    have_ends = True
-                inter = intersect_runs(ends.data, ends.n, &counts[offsets[j]], offsets[j + 1] - offsets[j],
-                                       x0 * h, x1 * h)
+                if crops.base[i] >= 0 and crops.base[j] >= 0:
+                    inter = intersect_crops(&crops, i, boxes[i, 0], &crops, j, boxes[j, 0], x0, x1)
+                else:
+                    if not have_ends:
+                        if mask_ends(&counts[offsets[i]], offsets[i + 1] - offsets[i], &ends) < 0:
+                            failed = True
+                            break
+                        have_ends = True
+                    inter = intersect_runs(ends.data, ends.n, &counts[offsets[j]], offsets[j + 1] - offsets[j],
+                                           x0 * h, x1 * h)
                 if iou_value(inter, area[i], area[j], False) > threshold:
                     gone[j] = 1
             if failed:
                 break
     free(gone)
     free(ends.data)
+    crops_free(&crops)
     if failed:
         raise MemoryError()
     return keep_arr[:nkeep].copy()

@@ -3,10 +3,12 @@
 ``iou[i, j] = |a_i & b_j| / |a_i | b_j|``, or ``|a_i & b_j| / |a_i|`` when
 ``b_j`` is a crowd region; 0 when the two do not touch. Pairs whose boxes do
 not meet are skipped; the others are counted exactly by one sweep over the
-foreground runs of the columns their boxes share (:mod:`segmask._kernel`).
-Memory is the answer's: no pair list, no pixels, and of a sparse answer only
-the pages that hold a nonzero value are committed (on Linux; elsewhere the
-operating system decides).
+foreground runs of the columns their boxes share, or, when both masks have
+many runs a column (speckle, thin structures), by a popcount of their bit
+crops over those columns (:mod:`segmask._kernel`).
+Memory is the answer's: no pair list, bit crops no larger than the runs they
+replace, and of a sparse answer only the pages that hold a nonzero value are
+committed (on Linux; elsewhere the operating system decides).
 """
 
 from __future__ import annotations
