@@ -136,6 +136,28 @@ def test_counts_strings_for_every_short_value_equal_pycocotools() -> None:
         assert back.tolist() == rows[i]
 
 
+@given(
+    st.lists(st.one_of(st.integers(0, 15), st.integers(0, 600), st.integers(0, 2**21)), min_size=1, max_size=150),
+    st.data(),
+)
+def test_long_strings_of_mixed_values_equal_pycocotools(runs: list[int], data: st.DataObject) -> None:
+    # Values of one to five characters in one string: the decoder reads eight characters at a time
+    # where values are short, and one at a time where a long one or the string's tail stops it.
+    h = sum(runs)
+    if h == 0:
+        return
+    ref = pcm.frPyObjects({"size": [h, 1], "counts": runs}, h, 1)["counts"]
+    back, offsets, area = decode_strings([ref, ref.decode(), ref], (h, 1))
+    assert offsets.tolist() == [0, len(runs), 2 * len(runs), 3 * len(runs)]
+    assert back.tolist() == runs * 3 and area.tolist() == [sum(runs[1::2])] * 3
+    assert encode_strings(np.array(runs, np.uint32), np.array([0, len(runs)])) == [ref.decode()]
+    # one character outside the code, anywhere, is named where it is
+    pos = data.draw(st.integers(0, len(ref) - 1))
+    bad = ref[:pos] + b"~" + ref[pos + 1 :]
+    with pytest.raises(sm.RLEError, match=f"has .~. at position {pos}"):
+        decode_strings([ref, bad], (h, 1))
+
+
 def test_many_strings_decode_at_once() -> None:
     rng = np.random.default_rng(3)
     dense = rng.random((40, 30, 20)) < 0.5

@@ -459,6 +459,35 @@ for _b in range(256):
     CHARS[_b] = (((_b - 48) & 0x1f) | (0 if (_b - 48) & 0x20 else 0x20)) if 48 <= _b < 112 else 0x80
 
 
+cdef struct Reading:
+    # The first pass over a string: the value being read (its groups so far, and the place value
+    # of the next group, 32 ** its index), flags (bit 7 of bad: a character outside the code; bit
+    # 60 of over: a 13th group) and the count of values read.
+    uint64_t x
+    uint64_t place
+    uint64_t over
+    uint64_t bad
+    Py_ssize_t k
+
+
+cdef inline void read_char(Reading* v, i64* values, uint8_t b) noexcept nogil:
+    """One character: its group added to the value; the value so far stored, counted if it ends here.
+
+    No shift by a variable amount (three micro-operations each on x86 without
+    BMI2): a group is added times its place value. The value so far is stored
+    whether it ends or not (the next overwrites it), sign-extended from its
+    last group.
+    """
+    cdef uint64_t c = CHARS[b], g = c & 0x1f, term = (c >> 5) & 1
+    v.bad |= c  # bit 7: not a character of the code (the rest is cleared by the caller)
+    v.x += g * v.place
+    v.over |= v.place
+    values[v.k] = <i64>(v.x - ((-(g >> 4)) & (v.place << 5)))
+    v.k += term
+    v.x &= term - 1
+    v.place = ((v.place << 5) & (term - 1)) | term
+
+
 def decode_strings(list strings, i64 hw):
     """COCO compressed counts strings (``str`` or ``bytes``) -> runs and areas, checking everything.
 
@@ -467,18 +496,18 @@ def decode_strings(list strings, i64 hw):
     (and the arrays are then None).
 
     Two passes per string, neither with a branch that depends on the data:
-    the first reads the characters into values through a table (each
-    character adds its 5 bits; the value it may end is stored, sign-extended,
-    whether it ends or not, and the next overwrites it), the second adds back
-    the value two places before. Anything wrong only sets a flag; a flagged
-    string is walked again, value by value, to name its first problem.
+    the first reads the characters into values (``segmask_values8``, eight
+    characters at a time where SSE2 is, and ``read_char``), the second adds
+    back the value two places before. Anything wrong only sets a flag; a
+    flagged string is walked again, value by value, to name its first
+    problem.
     """
-    cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, k, j, longest = 0
+    cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, k, j, longest = 0, stop
     cdef object s, counts
     cdef const char* text
-    cdef i64 val, total_sum, fg, shift
-    cdef uint64_t x, bad, g, place, term, over
-    cdef int c
+    cdef i64 val, bg, total_sum, fg, shift, two_back, one_back
+    cdef uint64_t bad
+    cdef Reading v
     cdef object offsets, area
     cdef u32* buf = NULL
     cdef i64* deltas = NULL
@@ -508,7 +537,7 @@ def decode_strings(list strings, i64 hw):
                 longest = lengths[i]
         # Every value takes a character at least: the lengths bound the runs.
         buf = <u32*>pool_take((total + 1) * sizeof(u32))
-        deltas = <i64*>malloc((longest + 1) * sizeof(i64))
+        deltas = <i64*>malloc((longest + 8) * sizeof(i64))  # eight characters read: eight written
         if buf == NULL or deltas == NULL:
             raise MemoryError()
         offsets = i64_array(n + 1)
@@ -520,44 +549,59 @@ def decode_strings(list strings, i64 hw):
         for i in range(n):
             text = texts[i]
             length = lengths[i]
-            k = 0
-            x = 0
-            shift = 0
-            bad = 0
-            over = 0
-            place = 1
+            v = Reading(0, 1, 0, 0, 0)
             total_sum = 0
             fg = 0
             with nogil:
-                # No shift by a variable amount (three micro-operations each on x86 without
-                # BMI2): a group is added times its place value, 32 ** (its index).
-                for p in range(length):
-                    c = CHARS[<uint8_t>text[p]]
-                    bad |= c  # bit 7: not a character of the code (the rest is cleared below)
-                    g = c & 0x1f
-                    x += g * place
-                    over |= place  # bit 60: a 13th group
-                    # the value so far, negative when its last group's top bit is set
-                    deltas[k] = <i64>(x - ((-(g >> 4)) & (place << 5)))
-                    term = (c >> 5) & 1
-                    k += term
-                    x &= term - 1
-                    place = ((place << 5) & (term - 1)) | term
+                p = 0
+                if SEGMASK_VECTOR:
+                    while p < length:
+                        # From a value boundary, blocks of eight characters at once; where they
+                        # stop, character by character past the block that stopped them and on to
+                        # the next boundary; the last (length % 8) characters below.
+                        v.k = segmask_values8(text, length, &p, &stop, deltas, v.k, &v.bad)
+                        if v.bad & 0x80 or stop + 8 > length:
+                            break
+                        stop += 8
+                        while p < length and (p < stop or v.place != 1):
+                            read_char(&v, deltas, <uint8_t>text[p])
+                            p += 1
+                if not v.bad & 0x80:
+                    for p in range(p, length):
+                        read_char(&v, deltas, <uint8_t>text[p])
+                k = v.k
+                bad = v.bad
                 bad &= 0x80
-                shift = place != 1  # a value left unfinished
+                shift = v.place != 1  # a value left unfinished
                 for j in range(min(k, 3)):
                     val = deltas[j]
                     bad |= <uint64_t>val >> 32
                     buf[m + j] = <u32>val
                     total_sum += val
                     fg += val & (-(j & 1))
-                for j in range(3, k):
-                    val = deltas[j] + <i64>buf[m + j - 2]
-                    bad |= <uint64_t>val >> 32  # below 0 or above 2**32 - 1
+                # A foreground run and the background run after it at a time, the runs two
+                # before them in registers (read back from buf, each would wait on its store).
+                two_back = deltas[1] if k > 1 else 0
+                one_back = deltas[2] if k > 2 else 0
+                j = 3
+                while j + 1 < k:
+                    val = deltas[j] + two_back
+                    bg = deltas[j + 1] + one_back
+                    bad |= (<uint64_t>val | <uint64_t>bg) >> 32  # below 0 or above 2**32 - 1
+                    buf[m + j] = <u32>val
+                    buf[m + j + 1] = <u32>bg
+                    total_sum += val + bg
+                    fg += val
+                    two_back = val
+                    one_back = bg
+                    j += 2
+                if j < k:
+                    val = deltas[j] + two_back
+                    bad |= <uint64_t>val >> 32
                     buf[m + j] = <u32>val
                     total_sum += val
-                    fg += val & (-(j & 1))
-                bad |= over >> 60
+                    fg += val
+                bad |= v.over >> 60
             if bad or shift or total_sum != hw:
                 return None, None, None, string_problem(text, length, i)
             m += k
@@ -823,6 +867,86 @@ cdef extern from *:
     int segmask_clz64(uint64_t x) nogil
     int segmask_popcount64(uint64_t x) nogil
     void store4 "segmask_store4"(char* p, uint32_t v) nogil
+
+
+cdef extern from *:
+    """
+    #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+    #include <emmintrin.h>
+    #define SEGMASK_SSE2 1
+    #define SEGMASK_VECTOR 1
+    #else
+    #define SEGMASK_VECTOR 0
+    #endif
+    /* COCO string values of up to three characters, eight characters at a time (SSE2).
+
+       Starting at a value boundary p, each block of eight characters is read whole: a 16-bit lane
+       a character holds the value it would end, its own group sign-extended above the groups of
+       the one or two characters before it (from this block or the one before) that belong to the
+       same value. The lanes that end a value are written out in order. Returns the count of
+       values; *p is left at the boundary after the last one, *stopped where reading stopped: at
+       the text's last (length % 8) characters, or at a block where a value of four characters or
+       more ends. A character outside '0'..'o' sets bit 7 of *bad. Without SSE2 nothing is read. */
+    static Py_ssize_t segmask_values8(const char* text, Py_ssize_t length, Py_ssize_t* p_io,
+                                      Py_ssize_t* stopped, int64_t* values, Py_ssize_t k, uint64_t* bad) {
+        Py_ssize_t p = *p_io, boundary = *p_io;
+    #if defined(SEGMASK_SSE2)
+        const __m128i zero = _mm_setzero_si128(), c48 = _mm_set1_epi8(48), c63 = _mm_set1_epi8(63);
+        const __m128i c1f = _mm_set1_epi8(0x1f), c20 = _mm_set1_epi8(0x20), c16 = _mm_set1_epi16(16);
+        const __m128i lanebit = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
+        __m128i before = zero;  /* the groups of the block before */
+        unsigned ends_before = 0x80;  /* as if the character before p ended a value */
+        int16_t lane[8];
+        int j;
+        while (p + 8 <= length) {
+            __m128i c = _mm_sub_epi8(_mm_loadl_epi64((const __m128i*)(text + p)), c48);
+            __m128i g, s, g1, g2, m, cand;
+            unsigned ends, starts, one, two, three;
+            if ((_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(c, c63), zero)) & 0xff) != 0xff) {
+                *bad |= 0x80;
+                break;
+            }
+            ends = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(c, c20), zero)) & 0xff;
+            /* over both blocks' 16 characters: which begin a value, which are 1, 2, 3+ into one */
+            starts = (ends_before | (ends << 8)) << 1;
+            one = ~starts;
+            two = one & ~(starts << 1);
+            three = two & ~(starts << 2);
+            if ((three >> 8) & ends)
+                break;
+            g = _mm_unpacklo_epi8(_mm_and_si128(c, c1f), zero);
+            s = _mm_sub_epi16(_mm_xor_si128(g, c16), c16);  /* the group, sign-extended */
+            g1 = _mm_or_si128(_mm_slli_si128(g, 2), _mm_srli_si128(before, 14));  /* one character back */
+            g2 = _mm_or_si128(_mm_slli_si128(g, 4), _mm_srli_si128(before, 12));  /* two back */
+            cand = s;
+            m = _mm_set1_epi16((short)((one >> 8) & 0xff));
+            m = _mm_cmpeq_epi16(_mm_and_si128(m, lanebit), lanebit);
+            cand = _mm_or_si128(_mm_and_si128(m, _mm_or_si128(g1, _mm_slli_epi16(s, 5))), _mm_andnot_si128(m, cand));
+            m = _mm_set1_epi16((short)((two >> 8) & 0xff));
+            m = _mm_cmpeq_epi16(_mm_and_si128(m, lanebit), lanebit);
+            cand = _mm_or_si128(_mm_and_si128(m, _mm_or_si128(_mm_or_si128(g2, _mm_slli_epi16(g1, 5)),
+                                                            _mm_slli_epi16(s, 10))),
+                                _mm_andnot_si128(m, cand));
+            _mm_storeu_si128((__m128i*)lane, cand);
+            for (j = 0; j < 8; j++) {  /* a lane that ends no value is overwritten by the next */
+                values[k] = lane[j];
+                k += (ends >> j) & 1;
+            }
+            if (ends)
+                boundary = p + 64 - segmask_clz64((uint64_t)ends);
+            ends_before = ends;
+            before = g;
+            p += 8;
+        }
+    #endif
+        *p_io = boundary;
+        *stopped = p;
+        return k;
+    }
+    """
+    Py_ssize_t segmask_values8(const char* text, Py_ssize_t length, Py_ssize_t* p_io, Py_ssize_t* stopped,
+                               i64* values, Py_ssize_t k, uint64_t* bad) nogil
+    bint SEGMASK_VECTOR
 
 
 cdef inline uint64_t load8(const uint8_t* p) noexcept nogil:
