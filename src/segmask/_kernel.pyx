@@ -1503,6 +1503,23 @@ cdef inline i64 intersect_crops(const Crops* ca, Py_ssize_t i, i64 bxa, const Cr
     return inter
 
 
+cdef inline i64 count_pair(const u32* ca, const i64* oa, const Crops* cra, i64 bxa, Py_ssize_t i,
+                           const u32* cb, const i64* ob, const Crops* crb, i64 bxb, Py_ssize_t j,
+                           i64 x0, i64 x1, i64 h, I64Buf* ends, bint* have_ends) noexcept nogil:
+    """Pixels in both ``a[i]`` and ``b[j]`` over columns x0..x1-1; -1 when out of memory.
+
+    On their bit crops when both have one; else by the run sweep, ``a[i]``'s
+    run ends summed into ``ends`` on its first pair (``have_ends``).
+    """
+    if cra.base[i] >= 0 and crb.base[j] >= 0:
+        return intersect_crops(cra, i, bxa, crb, j, bxb, x0, x1)
+    if not have_ends[0]:
+        if mask_ends(&ca[oa[i]], oa[i + 1] - oa[i], ends) < 0:
+            return -1
+        have_ends[0] = True
+    return intersect_runs(ends.data, ends.n, &cb[ob[j]], ob[j + 1] - ob[j], x0 * h, x1 * h)
+
+
 cdef inline bint boxes_meet(const i64[:, ::1] ba, Py_ssize_t i, const i64[:, ::1] bb, Py_ssize_t j,
                             i64* x0, i64* x1) noexcept nogil:
     cdef i64 lo, hi
@@ -1597,15 +1614,11 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
                     continue
                 if not boxes_meet(ba, i, bb, j, &x0, &x1):
                     continue
-                if cra.base[i] >= 0 and crb.base[j] >= 0:
-                    inter = intersect_crops(cra, i, ba[i, 0], crb, j, bb[j, 0], x0, x1)
-                else:
-                    if not have_ends:
-                        if mask_ends(&ca[oa[i]], oa[i + 1] - oa[i], &ends) < 0:
-                            failed = True
-                            break
-                        have_ends = True
-                    inter = intersect_runs(ends.data, ends.n, &cb[ob[j]], ob[j + 1] - ob[j], x0 * h, x1 * h)
+                inter = count_pair(&ca[0], &oa[0], cra, ba[i, 0], i, &cb[0], &ob[0], crb, bb[j, 0], j,
+                                   x0, x1, h, &ends, &have_ends)
+                if inter < 0:
+                    failed = True
+                    break
                 v = iou_value(inter, area_a[i], area_b[j], crowd[j])
                 if v != 0.0:  # out is zeroed: a page that only holds zeros is never written
                     out[i, j] = v
@@ -1654,16 +1667,11 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
                     continue
                 if not boxes_meet(boxes, i, boxes, j, &x0, &x1):
                     continue
-                if crops.base[i] >= 0 and crops.base[j] >= 0:
-                    inter = intersect_crops(&crops, i, boxes[i, 0], &crops, j, boxes[j, 0], x0, x1)
-                else:
-                    if not have_ends:
-                        if mask_ends(&counts[offsets[i]], offsets[i + 1] - offsets[i], &ends) < 0:
-                            failed = True
-                            break
-                        have_ends = True
-                    inter = intersect_runs(ends.data, ends.n, &counts[offsets[j]], offsets[j + 1] - offsets[j],
-                                           x0 * h, x1 * h)
+                inter = count_pair(&counts[0], &offsets[0], &crops, boxes[i, 0], i,
+                                   &counts[0], &offsets[0], &crops, boxes[j, 0], j, x0, x1, h, &ends, &have_ends)
+                if inter < 0:
+                    failed = True
+                    break
                 if iou_value(inter, area[i], area[j], False) > threshold:
                     gone[j] = 1
             if failed:
