@@ -97,6 +97,26 @@ def test_masks_are_immutable() -> None:
         masks.image_size = (4, 4)  # type: ignore[misc]
 
 
+def test_one_masks_shared_by_threads_gives_every_thread_the_same_values() -> None:
+    # Boxes and strings are made on first use without a lock: threads that ask at once may each make
+    # them, and every one must get pycocotools' values.
+    from concurrent.futures import ThreadPoolExecutor
+
+    dense = np.random.default_rng(4).random((300, 120, 90)) < 0.3
+    ref = pcm.encode(np.asfortranarray(dense.transpose(1, 2, 0).astype(np.uint8)))
+    ref_counts = [r["counts"].decode() for r in ref]
+    ref_boxes = pcm.toBbox(ref).astype(np.int64).tolist()
+
+    def ask(masks: sm.Masks) -> tuple[list[str], list[list[int]]]:
+        return [r["counts"] for r in masks.to_rle()], masks.boxes.tolist()
+
+    for _ in range(5):
+        shared = sm.Masks.from_dense(dense)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, [shared] * 8))
+        assert all(a == (ref_counts, ref_boxes) for a in answers)
+
+
 def test_concatenate_and_empty() -> None:
     a = sm.Masks.from_dense(np.eye(4, dtype=bool)[None])
     b = sm.Masks.empty((4, 4), n=2)

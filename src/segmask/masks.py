@@ -10,7 +10,8 @@ with the image: 100 blobs of 200x200 px on a 1920x1080 image take about
 
 Every operation works on the runs (:mod:`segmask._kernel`): area and boxes
 in one pass, set operations as one sweep per pair or group, IoU on the
-foreground runs of the boxes' shared columns.
+foreground runs of the boxes' shared columns (on bit crops of those columns
+for two masks with many runs a column).
 
 A ``Masks`` never changes after it is made; methods that "change" it return
 a new one. What it derives lazily (boxes, strings) depends on the runs
