@@ -69,6 +69,25 @@ def test_box_nms_equals_the_brute_force_reference(b: list, data: st.DataObject) 
     assert sm.box_nms(b, scores, iou_threshold=threshold).tolist() == keep
 
 
+@pytest.mark.parametrize("base", [0.0, 1e15, 2.0**53, 3e17])
+def test_box_nms_of_many_boxes_far_out_equals_the_greedy_reference(base: float) -> None:
+    # Many boxes (the sweep over left edges skips most pairs) with left edges where a unit is
+    # below or at the float spacing, widths of 0, and edges that touch.
+    rng = np.random.default_rng(int(base) % 1000)
+    n = 300
+    b = np.stack([base + rng.integers(-40, 40, n) * rng.choice([1.0, 2.0, 16.0], n), rng.uniform(0, 30, n),
+                  rng.choice([0.0, 1.0, 2.0, 8.0, 32.0], n), rng.uniform(0, 30, n)], axis=1)  # fmt: skip
+    scores, classes = rng.random(n), rng.integers(0, 3, n)
+    full = np.asarray(pcm.iou(b, b, [0] * n))
+    for threshold in (0.0, 0.3):
+        for cls in (None, classes):
+            keep: list[int] = []
+            for i in sorted(range(n), key=lambda i: (-scores[i], i)):
+                if not any(full[k, i] > threshold and (cls is None or cls[k] == cls[i]) for k in keep):
+                    keep.append(i)
+            assert sm.box_nms(b, scores, iou_threshold=threshold, class_id=cls).tolist() == keep
+
+
 @given(st.lists(st.tuples(*[st.integers(0, 40)] * 2, *[st.integers(0, 20)] * 2), max_size=10), st.data())
 def test_box_nms_takes_every_format(b: list, data: st.DataObject) -> None:
     """Whole-pixel boxes convert exactly: each format names the same boxes and keeps the same ones."""
