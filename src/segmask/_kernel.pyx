@@ -1503,6 +1503,23 @@ cdef inline i64 intersect_crops(const Crops* ca, Py_ssize_t i, i64 bxa, const Cr
     return inter
 
 
+ctypedef fused edge:
+    i64
+    double
+
+
+cdef inline Py_ssize_t first_at_or_past(const edge[::1] xs, edge x) noexcept nogil:
+    """The first index p with xs[p] >= x (xs sorted)."""
+    cdef Py_ssize_t lo = 0, hi = xs.shape[0], mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xs[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 cdef inline i64 count_pair(const u32* ca, const i64* oa, const Crops* cra, i64 bxa, Py_ssize_t i,
                            const u32* cb, const i64* ob, const Crops* crb, i64 bxb, Py_ssize_t j,
                            i64 x0, i64 x1, i64 h, I64Buf* ends, bint* have_ends) noexcept nogil:
@@ -1568,8 +1585,8 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
     one set without crowd flags, so each pair is counted once and mirrored.
     Only nonzero values are written.
     """
-    cdef Py_ssize_t na = oa.shape[0] - 1, nb = ob.shape[0] - 1, i, j, p, lo, hi, mid
-    cdef i64 x0, x1, inter, widest = 0, left
+    cdef Py_ssize_t na = oa.shape[0] - 1, nb = ob.shape[0] - 1, i, j, p
+    cdef i64 x0, x1, inter, widest = 0
     cdef I64Buf ends = I64Buf(NULL, 0, 0)
     cdef bint have_ends, failed = False
     cdef double v
@@ -1596,17 +1613,9 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
             if same:
                 out[i, i] = 1.0
             have_ends = False
-            # the first box of b whose left edge is at or past ``left``: none before it reaches box i
-            left = ba[i, 0] - widest
-            lo = 0
-            hi = nb
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if xs[mid] < left:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            for p in range(lo, nb):
+            # from the first box of b whose left edge is at or past this one's less the widest:
+            # none before it reaches box i
+            for p in range(first_at_or_past(xs, ba[i, 0] - widest), nb):
                 if xs[p] >= ba[i, 0] + ba[i, 2]:
                     break
                 j = order[p]
@@ -1655,30 +1664,6 @@ cdef class XSweep:
         self.rank = self.rank_arr
 
 
-cdef inline Py_ssize_t first_at_or_past_i64(const i64[::1] xs, i64 x) noexcept nogil:
-    """The first index p with xs[p] >= x (xs sorted)."""
-    cdef Py_ssize_t lo = 0, hi = xs.shape[0], mid
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if xs[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-cdef inline Py_ssize_t first_at_or_past_f64(const double[::1] xs, double x) noexcept nogil:
-    """The first index p with xs[p] >= x (xs sorted)."""
-    cdef Py_ssize_t lo = 0, hi = xs.shape[0], mid
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if xs[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, const i64[::1] area,
         const i64[::1] order, const i64[::1] classes, double threshold, i64 h):
     """Greedy NMS on exact mask IoU: walk ``order``; a kept mask suppresses the later ones above ``threshold``.
@@ -1716,7 +1701,7 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
             keep[nkeep] = i
             nkeep += 1
             have_ends = False
-            for p in range(first_at_or_past_i64(xs, boxes[i, 0] - widest), n):
+            for p in range(first_at_or_past(xs, boxes[i, 0] - widest), n):
                 if xs[p] >= boxes[i, 0] + boxes[i, 2]:
                     break
                 j = sweep.byx[p]
@@ -1797,7 +1782,7 @@ def box_nms(const double[:, ::1] boxes, const i64[::1] order, const i64[::1] cla
                 continue
             keep[nkeep] = i
             nkeep += 1
-            for p in range(first_at_or_past_f64(xs, nextafter(boxes[i, 0] - widest, -INFINITY)), n):
+            for p in range(first_at_or_past(xs, nextafter(boxes[i, 0] - widest, -INFINITY)), n):
                 if xs[p] >= boxes[i, 2] + boxes[i, 0]:
                     break
                 j = sweep.byx[p]
