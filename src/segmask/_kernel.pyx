@@ -1646,16 +1646,18 @@ cdef class XSweep:
     """Items in order of their boxes' left edge, to find those whose boxes may meet one box.
 
     ``byx[p]``: the p-th item from the left; ``left_arr[p]``: its left edge;
-    ``rank[i]``: item i's place in the walk ``order``. With ``widest`` the
-    widest box, an item whose left edge lies before (left of box i) - widest
+    ``rank[i]``: item i's place in the walk ``order``; ``widest``: the widest
+    box's width. An item whose left edge lies before (left of box i) - widest
     ends before box i starts, and one whose left edge is at or past box i's
     right edge starts after it ends: neither can meet box i.
     """
     cdef object byx_arr, left_arr, rank_arr
     cdef const i64[::1] byx
     cdef const i64[::1] rank
+    cdef double widest
 
-    def __init__(self, object lefts, const i64[::1] order):
+    def __init__(self, object lefts, object widths, const i64[::1] order):
+        self.widest = float(widths.max()) if len(widths) else 0.0
         self.byx_arr = np.argsort(lefts, kind="stable").astype(np.int64)
         self.left_arr = np.ascontiguousarray(np.asarray(lefts)[self.byx_arr])
         self.rank_arr = np.empty(order.shape[0], np.int64)
@@ -1676,17 +1678,16 @@ def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, 
     """
     cdef Py_ssize_t n = order.shape[0], a, p, i, j, nkeep = 0
     cdef bint by_class = classes.shape[0] > 0, have_ends, failed = False
-    cdef i64 x0, x1, inter, widest = 0
+    cdef i64 x0, x1, inter
     cdef object keep_arr = i64_array(n)
     cdef i64[::1] keep = keep_arr
     cdef uint8_t* gone
     cdef I64Buf ends = I64Buf(NULL, 0, 0)
     cdef Crops crops
     cdef object bx = np.asarray(boxes)
-    cdef XSweep sweep = XSweep(bx[:, 0], order)
+    cdef XSweep sweep = XSweep(bx[:, 0], bx[:, 2], order)
     cdef const i64[::1] xs = sweep.left_arr
-    if n:
-        widest = int(bx[:, 2].max())
+    cdef i64 widest = <i64>sweep.widest  # a box's width is below 2**32: exact as a double
     gone = <uint8_t*>calloc(n + 1, 1)
     memset(&crops, 0, sizeof(Crops))
     if gone == NULL or crops_make(&counts[0], &offsets[0], boxes, h, &crops) < 0:
@@ -1763,15 +1764,13 @@ def box_nms(const double[:, ::1] boxes, const i64[::1] order, const i64[::1] cla
     """
     cdef Py_ssize_t n = order.shape[0], a, p, i, j, nkeep = 0
     cdef bint by_class = classes.shape[0] > 0
-    cdef double widest = 0
     cdef object keep_arr = i64_array(n)
     cdef i64[::1] keep = keep_arr
     cdef uint8_t* gone
     cdef object bx = np.asarray(boxes)
-    cdef XSweep sweep = XSweep(bx[:, 0], order)
+    cdef XSweep sweep = XSweep(bx[:, 0], bx[:, 2], order)
     cdef const double[::1] xs = sweep.left_arr
-    if n:
-        widest = float(bx[:, 2].max())
+    cdef double widest = sweep.widest
     gone = <uint8_t*>calloc(n + 1, 1)
     if gone == NULL:
         raise MemoryError()
