@@ -77,9 +77,10 @@ def test_iou_and_nms_of_speckled_masks_equal_pycocotools(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_iou_of_runs_with_empty_runs_inside_is_exact(seed: int) -> None:
-    # Uncompressed COCO counts may hold runs of length 0 anywhere. pycocotools' iou ends its sweep at
-    # the first one (its loop stops when a step counts no pixel) and gives values off by up to 1;
-    # segmask counts them exactly: here against the dense arithmetic.
+    # Uncompressed COCO counts may hold runs of length 0 anywhere. pycocotools' iou sweeps while the
+    # current runs of the two masks have pixels left, so it stops early where both end together and
+    # an empty run follows ([5, 0, 5, 10] with itself: 0 where 1 is right); segmask counts every
+    # pixel: here against the dense arithmetic.
     rng = np.random.default_rng(seed)
     h, w, n = 60, 30, 12
     runs = [np.diff(np.concatenate([[0], np.sort(rng.integers(0, h * w + 1, 40)), [h * w]])) for _ in range(n)]

@@ -45,8 +45,11 @@ def iou(
     Returns
     -------
     (len(a), len(b)) float64
-        Equal to ``pycocotools.mask.iou(a, b, iscrowd)`` on the same masks.
-        Its size is bounded by :data:`segmask.limits.MAX_DENSE_BYTES`.
+        Equal to ``pycocotools.mask.iou(a, b, iscrowd)`` on the same masks,
+        except for runs given with empty runs inside (uncompressed counts
+        such as ``[5, 0, 5, 10]``), where pycocotools' sweep can stop early
+        and segmask still counts every pixel. Its size is bounded by
+        :data:`segmask.limits.MAX_DENSE_BYTES`.
 
     See Also
     --------
