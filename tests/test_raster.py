@@ -81,6 +81,28 @@ def test_contour_rule_is_fillpoly_on_the_full_image(case: tuple[list[np.ndarray]
     np.testing.assert_array_equal(masks.area, pcm.area(rle).astype(np.int64))
 
 
+def test_contour_rule_from_many_threads_is_fillpoly() -> None:
+    # The kernel keeps one scratch area from call to call; threads that fill at the same time must
+    # each get their own, and a large polygon (whose scratch is not kept) must not disturb a small one.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    h, w = 300, 20000
+    jobs = []
+    for k in range(64):
+        size = 19000 if k % 8 == 0 else 40  # rows wider than the scratch that is kept
+        centre = rng.uniform([size / 2, 20], [w - size / 2, h - 20])
+        angle = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(3, 60))))
+        radius = rng.uniform(0.3, 1.0, len(angle)) * size / 2
+        jobs.append([centre + np.stack([radius * np.cos(angle), np.minimum(radius, 100) * np.sin(angle)], 1)])
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda polys: sm.rasterize(polys, (h, w), rule="contour").to_rle(), jobs))
+    for polys, rles in zip(jobs, got, strict=True):
+        ref = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(ref, [np.floor(polys[0] + 0.5).astype(np.int32)], 1)
+        assert rles[0]["counts"] == pcm.encode(np.asfortranarray(ref))["counts"].decode()
+
+
 def _filled_components(image: np.ndarray) -> tuple[np.ndarray, int]:
     """8-connected components with their holes filled, found without OpenCV's polygon fill."""
     count, labels = cv2.connectedComponents(image, connectivity=8)

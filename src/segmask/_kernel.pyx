@@ -2303,20 +2303,54 @@ def contour_polygons(points, offsets, i64 h, i64 w, holes):
                         hole if cnp.PyArray_DIM(holes, 0) > 0 else NULL)
 
 
+# One Work kept from call to call, so that a call for a few small polygons allocates no scratch (its
+# eleven buffers cost as much as filling a triangle). Taken and given back with the GIL held: a
+# second thread meanwhile uses a Work of its own. Kept only while its buffers are small.
+cdef Work kept_work
+cdef bint kept_work_free = True
+memset(&kept_work, 0, sizeof(Work))
+DEF KEPT_WORK_MAX = 1 << 14  # items of each buffer
+
+
+cdef Work* work_take(Work* own) noexcept:
+    """The kept Work when free, else ``own`` (zeroed); call with the GIL."""
+    global kept_work_free
+    if kept_work_free:
+        kept_work_free = False
+        return &kept_work
+    memset(own, 0, sizeof(Work))
+    return own
+
+
+cdef void work_give(Work* wk, bint failed) noexcept:
+    """Give back what :func:`work_take` gave; call with the GIL. After a failed allocation its
+    buffers may not match their capacities: the kept Work is then emptied."""
+    global kept_work_free
+    if wk != &kept_work:
+        work_free(wk)
+        return
+    if (failed or wk.edges_cap > KEPT_WORK_MAX or wk.row_cap > KEPT_WORK_MAX or wk.width_cap > KEPT_WORK_MAX
+            or wk.segs.cap > KEPT_WORK_MAX or wk.rowsegs.cap > KEPT_WORK_MAX
+            or wk.toggles.cap > KEPT_WORK_MAX or wk.pos.cap > KEPT_WORK_MAX):
+        work_free(wk)
+        memset(wk, 0, sizeof(Work))
+    kept_work_free = True
+
+
 cdef object contour_runs(const double* xy, const i64* offs, Py_ssize_t n, i64 h, i64 w, const uint8_t* hole):
     """:func:`contour_polygons` on raw arrays (``hole`` NULL: no holes)."""
     cdef Py_ssize_t i
     cdef RunsOut r
-    cdef Work wk
+    cdef Work own
+    cdef Work* wk = work_take(&own)
     cdef int failed = 0
     memset(&r, 0, sizeof(r))
-    memset(&wk, 0, sizeof(wk))
     with nogil:
         for i in range(n):
-            if contour_polygon(xy, offs[i], offs[i + 1], h, w, hole != NULL and hole[i], &wk, &r) < 0:
+            if contour_polygon(xy, offs[i], offs[i + 1], h, w, hole != NULL and hole[i], wk, &r) < 0:
                 failed = 1
                 break
-    work_free(&wk)
+    work_give(wk, failed)
     if failed:
         runs_free(&r)
         raise MemoryError()
