@@ -1574,19 +1574,45 @@ def zeros_sparse(Py_ssize_t rows, Py_ssize_t cols):
     return arr
 
 
+cdef class XSweep:
+    """Items in order of their boxes' left edge, to find those whose boxes may meet one box.
+
+    ``byx[p]``: the p-th item from the left; ``left_arr[p]``: its left edge;
+    ``widest``: the widest box's width; with a walk ``order`` given,
+    ``rank[i]``: item i's place in it. An item whose left edge lies before
+    (left of box i) - widest ends before box i starts, and one whose left edge
+    is at or past box i's right edge starts after it ends: neither can meet
+    box i.
+    """
+    cdef object byx_arr, left_arr, rank_arr
+    cdef const i64[::1] byx
+    cdef const i64[::1] rank
+    cdef double widest
+
+    def __init__(self, object lefts, object widths, object order=None):
+        self.widest = float(widths.max()) if len(widths) else 0.0
+        self.byx_arr = np.argsort(lefts, kind="stable").astype(np.int64)
+        self.left_arr = np.ascontiguousarray(np.asarray(lefts)[self.byx_arr])
+        self.byx = self.byx_arr
+        if order is not None:
+            self.rank_arr = np.empty(len(order), np.int64)
+            self.rank_arr[np.asarray(order)] = np.arange(len(order), dtype=np.int64)
+            self.rank = self.rank_arr
+
+
 def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const i64[::1] area_a,
                const u32[::1] cb, const i64[::1] ob, const i64[:, ::1] bb, const i64[::1] area_b,
                const uint8_t[::1] crowd, bint same, i64 h, double[:, ::1] out):
     """Exact IoU of every pair whose boxes meet, written into ``out`` (zeroed); pycocotools' values.
 
-    The boxes of ``b`` are swept in order of their left edge: for each mask of
-    ``a`` only those whose left edge lies within the widest box of ``b`` to
-    its left and before its right edge are looked at. ``same``: a and b are
+    The boxes of ``b`` are swept in order of their left edge (:class:`XSweep`):
+    for each mask of ``a`` only those whose left edge lies within the widest
+    box of ``b`` to its left and before its right edge are looked at. ``same``: a and b are
     one set without crowd flags, so each pair is counted once and mirrored.
     Only nonzero values are written.
     """
     cdef Py_ssize_t na = oa.shape[0] - 1, nb = ob.shape[0] - 1, i, j, p
-    cdef i64 x0, x1, inter, widest = 0
+    cdef i64 x0, x1, inter
     cdef I64Buf ends = I64Buf(NULL, 0, 0)
     cdef bint have_ends, failed = False
     cdef double v
@@ -1599,13 +1625,10 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
         crops_free(&crops_a)
         crops_free(&crops_b)
         raise MemoryError()
-    cdef object order_arr = np.argsort(np.asarray(bb)[:, 0], kind="stable").astype(np.int64)
-    cdef const i64[::1] order = order_arr
-    cdef object xs_arr = np.ascontiguousarray(np.asarray(bb)[:, 0][order_arr])
-    cdef const i64[::1] xs = xs_arr
-    for j in range(nb):
-        if bb[j, 2] > widest:
-            widest = bb[j, 2]
+    cdef object bx = np.asarray(bb)
+    cdef XSweep sweep = XSweep(bx[:, 0], bx[:, 2])
+    cdef const i64[::1] xs = sweep.left_arr
+    cdef i64 widest = <i64>sweep.widest  # a box's width is below 2**32: exact as a double
     with nogil:
         for i in range(na):
             if ba[i, 2] == 0 or ba[i, 3] == 0:
@@ -1618,7 +1641,7 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
             for p in range(first_at_or_past(xs, ba[i, 0] - widest), nb):
                 if xs[p] >= ba[i, 0] + ba[i, 2]:
                     break
-                j = order[p]
+                j = sweep.byx[p]
                 if same and j <= i:
                     continue
                 if not boxes_meet(ba, i, bb, j, &x0, &x1):
@@ -1640,30 +1663,6 @@ def iou_matrix(const u32[::1] ca, const i64[::1] oa, const i64[:, ::1] ba, const
     crops_free(&crops_b)
     if failed:
         raise MemoryError()
-
-
-cdef class XSweep:
-    """Items in order of their boxes' left edge, to find those whose boxes may meet one box.
-
-    ``byx[p]``: the p-th item from the left; ``left_arr[p]``: its left edge;
-    ``rank[i]``: item i's place in the walk ``order``; ``widest``: the widest
-    box's width. An item whose left edge lies before (left of box i) - widest
-    ends before box i starts, and one whose left edge is at or past box i's
-    right edge starts after it ends: neither can meet box i.
-    """
-    cdef object byx_arr, left_arr, rank_arr
-    cdef const i64[::1] byx
-    cdef const i64[::1] rank
-    cdef double widest
-
-    def __init__(self, object lefts, object widths, const i64[::1] order):
-        self.widest = float(widths.max()) if len(widths) else 0.0
-        self.byx_arr = np.argsort(lefts, kind="stable").astype(np.int64)
-        self.left_arr = np.ascontiguousarray(np.asarray(lefts)[self.byx_arr])
-        self.rank_arr = np.empty(order.shape[0], np.int64)
-        self.rank_arr[np.asarray(order)] = np.arange(order.shape[0], dtype=np.int64)
-        self.byx = self.byx_arr
-        self.rank = self.rank_arr
 
 
 def nms(const u32[::1] counts, const i64[::1] offsets, const i64[:, ::1] boxes, const i64[::1] area,
