@@ -580,12 +580,13 @@ class Predictions:
             key, _, rle_size, _ = self._rles[i]
             if rle_size != size:
                 raise MaskError(f"predictions[{i}].{key} has size {list(rle_size)} but the image is {size}")
+        all_polygons = len(poly_idx) == len(self)  # the usual response: no selection, no reordering
         if self._shapes is not None:
             polys = rasterize([self._shapes[i] for i in poly_idx.tolist()], size, rule=chosen)
         else:
-            chosen_preds = self if len(poly_idx) == len(self) else self[poly_idx]
+            chosen_preds = self if all_polygons else self[poly_idx]
             polys = rings_to_masks(chosen_preds._coords, chosen_preds._point_offsets, size, chosen)
-        if len(poly_idx) == len(self):  # all polygons (the usual response): already in order
+        if all_polygons:
             return polys
         rles = self._rle_masks(rle_idx.tolist(), size)
         order = np.concatenate([poly_idx, rle_idx, empty_idx])
