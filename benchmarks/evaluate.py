@@ -15,7 +15,6 @@ each contestant in a fresh process (harness.py).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -32,7 +31,7 @@ from pycocotools import mask as pcm
 import segmask as sm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import peak_mb, timed
+from harness import command_line, peak_mb, timed
 
 SCRIPT = Path(__file__)
 H, W = 480, 640
@@ -144,8 +143,7 @@ CASES = {f"{n}": case(n) for n in (500, 5000)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="500 images only, no memory column")
+    parser = command_line(__doc__, "500 images only, no memory column")
     args = parser.parse_args()
     print("| images | contestant | s | peak MB | max abs diff vs pycocotools | time / hotcoco |")
     print("|---:|---|---:|---:|---:|---:|")

@@ -16,6 +16,7 @@ benchmarks/harness.py SCRIPT CASE CONTESTANT`` is the child.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import importlib.util
 import os
@@ -29,6 +30,13 @@ from typing import Any
 
 HERE = Path(__file__).parent
 Case = Callable[[], dict[str, Callable[[], Any]]]
+
+
+def command_line(doc: str | None, quick: str) -> argparse.ArgumentParser:
+    """A benchmark script's arguments: its docstring as the help, and ``--quick`` (doing what ``quick`` says)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    return parser
 
 
 def timed(contestants: dict[str, Callable[[], Any]], repeats: int, statistic: str = "median") -> dict[str, float]:

@@ -15,7 +15,6 @@ segmask is faster.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ import shapely
 import segmask as sm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import row, table_header, timed
+from harness import command_line, row, table_header, timed
 from run import H, W, star_polygons
 
 SCRIPT = Path(__file__)
@@ -109,8 +108,7 @@ LABELS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, no memory column")
+    parser = command_line(__doc__, "fewer repeats, no memory column")
     args = parser.parse_args()
     print(f"segmask {sm.__version__}, shapely {shapely.__version__}; image {W}x{H}\n")
     table_header()

@@ -16,7 +16,6 @@ Needs the benchmark extra: ``pip install -e ".[bench]"``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from pycocotools import mask as pcm
 import segmask as sm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import row, table_header, timed
+from harness import command_line, row, table_header, timed
 
 H, W = 1080, 1920
 SCRIPT = Path(__file__)
@@ -293,8 +292,7 @@ _plan("iou of 5x5 masks in memory", "small_iou", case_small("iou"), 201)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, no 10,000-mask case, no memory")
+    parser = command_line(__doc__, "fewer repeats, no 10,000-mask case, no memory")
     parser.add_argument("--only", nargs="*", help="case ids to run (default: all)")
     parser.add_argument("--best", action="store_true", help="the best of the repeats instead of their median")
     args = parser.parse_args()

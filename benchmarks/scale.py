@@ -15,7 +15,6 @@ answer's size, never N x N dense masks).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import numpy as np
 import segmask as sm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import peak_mb
+from harness import command_line, peak_mb
 from run import star_polygons
 
 SCRIPT = Path(__file__)
@@ -78,8 +77,7 @@ for _side in (10_000, 30_000):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1,000 instances and 10000x10000 only")
+    parser = command_line(__doc__, "1,000 instances and 10000x10000 only")
     args = parser.parse_args()
     print("| case | s | peak MB | answer MB |")
     print("|---|---:|---:|---:|")

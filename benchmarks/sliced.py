@@ -26,7 +26,6 @@ mask IoU >= 0.98. Memory is the peak of each contestant in a fresh process
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 import segmask as sm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import peak_mb, timed
+from harness import command_line, peak_mb, timed
 
 SCRIPT = Path(__file__)
 TILE, OVERLAP = 640, 0.2
@@ -216,8 +215,7 @@ CASES = {name: case(*spec) for name, spec in SIZES.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="the small image only, no memory column")
+    parser = command_line(__doc__, "the small image only, no memory column")
     args = parser.parse_args()
     print("| image | objects | merger | ms | peak MB | right | results | seg/peer time |")
     print("|---|---:|---|---:|---:|---:|---:|---:|")
