@@ -55,6 +55,19 @@ def test_bad_yolo_lines_name_the_file_and_line(tmp_path: Path, text: str, messag
     assert f"x.txt line 2: {message}" in str(info.value)
 
 
+def test_a_class_list_is_read_as_a_label_file_is_bounded_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "x.txt").write_text("0 0.1 0.1 0.2 0.1 0.2 0.2\n")
+    (tmp_path / "classes.txt").write_bytes(b"cat\n\xff\xfe\n")
+    with pytest.raises(sm.ResponseFormatError, match=r"classes\.txt: not UTF-8 text"):
+        sm.from_yolo(tmp_path, (10, 10))
+    (tmp_path / "classes.txt").write_text("cat\n" * 40)
+    monkeypatch.setattr(sm.yolo, "MAX_LABEL_BYTES", 100)
+    with pytest.raises(sm.ResponseFormatError, match=r"classes\.txt: larger than 100 bytes; not a class list"):
+        sm.from_yolo(tmp_path, (10, 10))
+
+
 def test_yolo_predictions_carry_a_confidence_last(tmp_path: Path) -> None:
     path = tmp_path / "p.txt"
     path.write_text("2 0.1 0.1 0.5 0.1 0.5 0.5 0.87\n")

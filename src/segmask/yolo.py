@@ -182,9 +182,21 @@ def _classes(categories: Sequence[str] | None, root: Path | None) -> list[str] |
     if given is not None:
         return given
     if root is not None and (root / "classes.txt").is_file():
-        text = (root / "classes.txt").read_text(encoding="utf-8")
+        text = _read_text(root / "classes.txt", "a class list")
         return [line.strip() for line in text.splitlines() if line.strip()]
     return None
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A label or class file's text: at most :data:`MAX_LABEL_BYTES`, UTF-8, else a ResponseFormatError."""
+    with path.open("rb") as f:
+        data = f.read(MAX_LABEL_BYTES + 1)
+    if len(data) > MAX_LABEL_BYTES:
+        raise ResponseFormatError(f"{path}: larger than {MAX_LABEL_BYTES} bytes; not {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResponseFormatError(f"{path}: not UTF-8 text") from None
 
 
 def _size_for(image_size: object, stem: str, rel: str) -> tuple[int, int]:
@@ -198,14 +210,7 @@ def _size_for(image_size: object, stem: str, rel: str) -> tuple[int, int]:
 
 def _read_labels(path: Path, size: tuple[int, int], names: list[str] | None) -> Predictions:
     h, w = size
-    with path.open("rb") as f:
-        data = f.read(MAX_LABEL_BYTES + 1)
-    if len(data) > MAX_LABEL_BYTES:
-        raise ResponseFormatError(f"{path}: larger than {MAX_LABEL_BYTES} bytes; not a label file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ResponseFormatError(f"{path}: not UTF-8 text") from None
+    text = _read_text(path, "a label file")
     predictions = []
     tolerance = 1e-3  # rounding of the six decimals tools write, and a little more
     for line_no, line in enumerate(text.splitlines(), start=1):
