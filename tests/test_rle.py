@@ -158,6 +158,19 @@ def test_long_strings_of_mixed_values_equal_pycocotools(runs: list[int], data: s
         decode_strings([ref, bad], (h, 1))
 
 
+def test_a_string_longer_than_the_decoders_span_decodes_whole() -> None:
+    # The decoder reads a string 65,536 characters at a time (its scratch is bounded whatever the
+    # string): a value open at a span's end, and runs either side of it, must come out whole.
+    rng = np.random.default_rng(11)
+    dense = rng.random((2, 500, 400)) < np.array([0.5, 0.03])[:, None, None]
+    ref = pcc_encode(dense)
+    assert all(len(r["counts"]) > 2**16 for r in ref[:1])
+    np.testing.assert_array_equal(sm.Masks.from_rle(ref).to_dense(), dense)
+    bad = ref[0]["counts"][:-3] + b"~" + ref[0]["counts"][-2:]
+    with pytest.raises(sm.RLEError, match=f"has '~' at position {len(bad) - 3}"):
+        sm.Masks.from_rle([{"size": ref[0]["size"], "counts": bad}])
+
+
 def test_many_strings_decode_at_once() -> None:
     rng = np.random.default_rng(3)
     dense = rng.random((40, 30, 20)) < 0.5

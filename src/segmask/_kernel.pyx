@@ -488,6 +488,38 @@ cdef inline void read_char(Reading* v, i64* values, uint8_t b) noexcept nogil:
     v.place = ((v.place << 5) & (term - 1)) | term
 
 
+DEF READ_SPAN = 1 << 16
+
+
+cdef inline Py_ssize_t read_span(const char* text, Py_ssize_t p, Py_ssize_t end, i64* values, Reading* v) noexcept nogil:
+    """Characters p..end-1 into values (``v.k`` of them so far; the one being read stays in ``v``); the new p.
+
+    From a value boundary, blocks of eight characters at once; where they stop,
+    character by character past the block that stopped them and on to the
+    next boundary; the last (end % 8) characters one at a time. Stops early at
+    a character outside the code (bit 7 of ``v.bad``).
+    """
+    cdef Py_ssize_t stop
+    if SEGMASK_VECTOR:
+        while p < end:
+            if v.place != 1:  # a value the last span left open
+                read_char(v, values, <uint8_t>text[p])
+                p += 1
+                continue
+            v.k = segmask_values8(text, end, &p, &stop, values, v.k, &v.bad)
+            if v.bad & 0x80 or stop + 8 > end:
+                break
+            stop += 8
+            while p < end and (p < stop or v.place != 1):
+                read_char(v, values, <uint8_t>text[p])
+                p += 1
+    if not v.bad & 0x80:
+        while p < end:
+            read_char(v, values, <uint8_t>text[p])
+            p += 1
+    return p
+
+
 def decode_strings(list strings, i64 hw):
     """COCO compressed counts strings (``str`` or ``bytes``) -> runs and areas, checking everything.
 
@@ -495,18 +527,19 @@ def decode_strings(list strings, i64 hw):
     index, position, value)`` for the first bad string, with the codes above
     (and the arrays are then None).
 
-    Two passes per string, neither with a branch that depends on the data:
-    the first reads the characters into values (``segmask_values8``, eight
-    characters at a time where SSE2 is, and ``read_char``), the second adds
-    back the value two places before. Anything wrong only sets a flag; a
-    flagged string is walked again, value by value, to name its first
-    problem.
+    Two passes over each span of a string (:data:`READ_SPAN` characters, so
+    the scratch is bounded whatever the string), neither with a branch that
+    depends on the data: the first reads the characters into values
+    (:func:`read_span`), the second adds back the value two places before.
+    Anything wrong only sets a flag; a flagged string is walked again, value
+    by value, to name its first problem. Memory: the runs (4 bytes a
+    character at most) and the span's scratch.
     """
-    cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, k, j, longest = 0, stop
+    cdef Py_ssize_t n = len(strings), i, total = 0, length, p, m, k, j, end, done, longest = 0
     cdef object s, counts
     cdef const char* text
     cdef i64 val, bg, total_sum, fg, shift, two_back, one_back
-    cdef uint64_t bad
+    cdef uint64_t bad, bad_run
     cdef Reading v
     cdef object offsets, area
     cdef u32* buf = NULL
@@ -537,7 +570,8 @@ def decode_strings(list strings, i64 hw):
                 longest = lengths[i]
         # Every value takes a character at least: the lengths bound the runs.
         buf = <u32*>pool_take((total + 1) * sizeof(u32))
-        deltas = <i64*>malloc((longest + 8) * sizeof(i64))  # eight characters read: eight written
+        # a span's values, and eight past them (a block of eight characters writes eight lanes)
+        deltas = <i64*>malloc(((longest if longest < READ_SPAN else READ_SPAN) + 8) * sizeof(i64))
         if buf == NULL or deltas == NULL:
             raise MemoryError()
         offsets = i64_array(n + 1)
@@ -552,56 +586,61 @@ def decode_strings(list strings, i64 hw):
             v = Reading(0, 1, 0, 0, 0)
             total_sum = 0
             fg = 0
+            done = 0  # values of this string already in buf
+            bad_run = 0
+            two_back = one_back = 0  # the last two of them
             with nogil:
                 p = 0
-                if SEGMASK_VECTOR:
-                    while p < length:
-                        # From a value boundary, blocks of eight characters at once; where they
-                        # stop, character by character past the block that stopped them and on to
-                        # the next boundary; the last (length % 8) characters below.
-                        v.k = segmask_values8(text, length, &p, &stop, deltas, v.k, &v.bad)
-                        if v.bad & 0x80 or stop + 8 > length:
-                            break
-                        stop += 8
-                        while p < length and (p < stop or v.place != 1):
-                            read_char(&v, deltas, <uint8_t>text[p])
-                            p += 1
-                if not v.bad & 0x80:
-                    for p in range(p, length):
-                        read_char(&v, deltas, <uint8_t>text[p])
-                k = v.k
-                bad = v.bad
-                bad &= 0x80
+                while p < length and not v.bad & 0x80:
+                    # A span of at most READ_SPAN characters into values (at most one a character:
+                    # the scratch is bounded whatever the string), then those values into runs.
+                    end = p + READ_SPAN if p + READ_SPAN < length else length
+                    p = read_span(text, p, end, deltas, &v)
+                    k = v.k
+                    j = 0
+                    while j < k and done + j < 3:  # the first three are runs themselves
+                        val = deltas[j]
+                        bad_run |= <uint64_t>val >> 32
+                        buf[m + done + j] = <u32>val
+                        total_sum += val
+                        fg += val & (-((done + j) & 1))
+                        two_back = one_back
+                        one_back = val
+                        j += 1
+                    if j < k and (done + j) % 2 == 0:  # a background run: the pairs below start with a foreground one
+                        val = deltas[j] + two_back
+                        bad_run |= <uint64_t>val >> 32
+                        buf[m + done + j] = <u32>val
+                        total_sum += val
+                        two_back = one_back
+                        one_back = val
+                        j += 1
+                    # A foreground run and the background run after it at a time, the runs two
+                    # before them in registers (read back from buf, each would wait on its store).
+                    while j + 1 < k:
+                        val = deltas[j] + two_back
+                        bg = deltas[j + 1] + one_back
+                        bad_run |= (<uint64_t>val | <uint64_t>bg) >> 32  # below 0 or above 2**32 - 1
+                        buf[m + done + j] = <u32>val
+                        buf[m + done + j + 1] = <u32>bg
+                        total_sum += val + bg
+                        fg += val
+                        two_back = val
+                        one_back = bg
+                        j += 2
+                    if j < k:  # a last foreground run
+                        val = deltas[j] + two_back
+                        bad_run |= <uint64_t>val >> 32
+                        buf[m + done + j] = <u32>val
+                        total_sum += val
+                        fg += val
+                        two_back = one_back
+                        one_back = val
+                    done += k
+                    v.k = 0
+                k = done
+                bad = (v.bad & 0x80) | bad_run | (v.over >> 60)
                 shift = v.place != 1  # a value left unfinished
-                for j in range(min(k, 3)):
-                    val = deltas[j]
-                    bad |= <uint64_t>val >> 32
-                    buf[m + j] = <u32>val
-                    total_sum += val
-                    fg += val & (-(j & 1))
-                # A foreground run and the background run after it at a time, the runs two
-                # before them in registers (read back from buf, each would wait on its store).
-                two_back = deltas[1] if k > 1 else 0
-                one_back = deltas[2] if k > 2 else 0
-                j = 3
-                while j + 1 < k:
-                    val = deltas[j] + two_back
-                    bg = deltas[j + 1] + one_back
-                    bad |= (<uint64_t>val | <uint64_t>bg) >> 32  # below 0 or above 2**32 - 1
-                    buf[m + j] = <u32>val
-                    buf[m + j + 1] = <u32>bg
-                    total_sum += val + bg
-                    fg += val
-                    two_back = val
-                    one_back = bg
-                    j += 2
-                if j < k:
-                    val = deltas[j] + two_back
-                    bad |= <uint64_t>val >> 32
-                    buf[m + j] = <u32>val
-                    total_sum += val
-                    fg += val
-                bad |= v.over >> 60
             if bad or shift or total_sum != hw:
                 return None, None, None, string_problem(text, length, i)
             m += k
