@@ -24,7 +24,7 @@ import orjson
 from tqdm import tqdm
 
 from ._io import atomic_open, atomic_write, remove_stale
-from .coco import CocoWriter, _ground_truth
+from .coco import CocoWriter, ground_truth_ids
 from .datasets import output_paths, usable_folder
 from .draw import draw
 from .errors import APIError, InputError, SegmaskError
@@ -184,7 +184,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
             raise InputError("--to coco-results needs --gt GT.json, for the image and category ids")
         if out.is_dir():
             raise InputError(f"--out {str(out)!r} is a folder; --to coco-results writes one file")
-        image_ids, categories = _ground_truth(args.gt)
+        image_ids, categories = ground_truth_ids(args.gt)
         missing = [f for f in files if f.image not in image_ids]
         failures += [Failure(str(f.path), f"{f.path}: {f.image!r} is not an image of {args.gt}") for f in missing]
         chosen = [f for f in files if f.image in image_ids]

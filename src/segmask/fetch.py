@@ -589,7 +589,7 @@ class RoboflowClient:
         """The 200 body as Predictions; a body that is not one response is the server's fault."""
         problem = None
         try:
-            return parse_json(body)  # one response; a JSON list is refused there
+            return Predictions(parse_json(body))  # one response; a JSON list is refused there
         except ResponseFormatError as exc:
             problem = self._redact(str(exc)) if not str(exc).startswith("not valid JSON") else "not JSON"
         snippet = self._redact(" ".join(body[:80].decode("utf-8", "replace").split()))
@@ -632,7 +632,7 @@ class _Cache:
         try:
             if not path.is_file():
                 return None
-            return parse_json(read_bytes(path, self._max_bytes, "max_response_bytes"))
+            return Predictions(parse_json(read_bytes(path, self._max_bytes, "max_response_bytes")))
         except FileNotFoundError:
             return None
         except (ValueError, OSError) as exc:  # ResponseFormatError is a ValueError
