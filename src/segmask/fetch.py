@@ -68,6 +68,7 @@ from .errors import (
 )
 from .predictions import Predictions
 from .response import parse_json, read_bytes
+from .tiling import merge_tiles, tiles
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -426,8 +427,6 @@ class RoboflowClient:
         >>> tiles_sent, len(sliced), sorted(sliced.masks().area) == sorted(whole.masks().area)
         (6, 5, True)
         """
-        from .tiling import merge_tiles, tiles
-
         errors = _validate.choice("errors", errors, ("raise", "keep"))  # type: ignore[assignment]
         query = self._query(model, confidence, overlap, params)
         if isinstance(image, str) and image.startswith(("http://", "https://")):
