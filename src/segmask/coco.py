@@ -566,7 +566,7 @@ def _annotation(k: int, ann: Mapping[str, Any], names: Mapping[int, str], size: 
     crowd = ann.get("iscrowd")
     if crowd not in (None, 0, 1) or isinstance(crowd, float):
         raise ResponseFormatError(f"{where}.iscrowd is {_short(crowd)}, expected 0 or 1")
-    extras = {"iscrowd": int(crowd or 0), "area": response.copy_json(ann.get("area"), f"{where}.area", 2)}
+    extras = {"iscrowd": int(crowd or 0), "area": response.copy_json(ann.get("area"), f"{where}.area", 3)}
     seg = ann.get("segmentation")
     rle = None
     if isinstance(seg, Mapping):

@@ -135,7 +135,7 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
         raise ResponseFormatError(_problem(error, preds, root))
     box, conf, names, class_id, det, coords, offsets, has_points, rle_refs, extras = columns
     rles = _rles(rle_refs, root)
-    owned = tuple(copy_json(e, f"{root}predictions[{i}]", 3) if e else None for i, e in enumerate(extras))
+    owned = tuple(copy_json(e, f"{root}predictions[{i}]", 2) if e else None for i, e in enumerate(extras))
     try:
         return Columns(image_size, box, conf, names, class_id, np.array(det, dtype=object), coords, offsets,
                        has_points.astype(bool), rles, owned, meta,
