@@ -3,6 +3,7 @@
     python benchmarks/run.py            # the full table (several minutes)
     python benchmarks/run.py --quick    # fewer repeats and sizes, no memory column
     python benchmarks/run.py --best --only iou_memory10000   # the best of the repeats, one case
+    python benchmarks/run.py --only import   # import segmask beside import pycocotools.mask
 
 Inputs: star-shaped polygons with 20-300 vertices on a 1920x1080 image
 (``star_polygons``), and, for the per-image cases, COCO-like images of
@@ -17,6 +18,7 @@ Needs the benchmark extra: ``pip install -e ".[bench]"``.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -261,6 +263,21 @@ def case_small(what: str) -> Callable[[], dict[str, Callable[[], Any]]]:
     return make
 
 
+def import_times(repeats: int) -> dict[str, float]:
+    """Seconds ``import segmask`` and ``import pycocotools.mask`` take, each in a fresh process, interleaved.
+
+    The child times its own import (not the interpreter's start); the best of ``repeats`` is kept.
+    """
+    code = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
+    times: dict[str, list[float]] = {"segmask": [], "import pycocotools.mask": []}
+    for _ in range(repeats):
+        for name, module in (("segmask", "segmask"), ("import pycocotools.mask", "pycocotools.mask")):
+            done = subprocess.run([sys.executable, "-c", code.format(module)], capture_output=True, text=True,
+                                  check=True)  # fmt: skip
+            times[name].append(float(done.stdout))
+    return {name: min(t) for name, t in times.items()}
+
+
 CASES: dict[str, Callable[[], dict[str, Callable[[], Any]]]] = {}
 PLAN: list[tuple[str, str, int]] = []  # (task label, case id, repeats)
 
@@ -301,6 +318,8 @@ def main() -> None:
     print(f"segmask {sm.__version__}, pycocotools, rlemasklib {getattr(rlemasklib, '__version__', '?')}, "
           f"numpy {np.__version__}\n")  # fmt: skip
     table_header()
+    if not args.only or "import" in args.only:
+        row("import segmask, fresh process (best of 9)", SCRIPT, "import", import_times(9), memory=False)
     for label, case_id, repeats in PLAN:
         if args.only and case_id not in args.only:
             continue

@@ -76,3 +76,11 @@ def blob(draw: st.DrawFn) -> np.ndarray:
     k = int(draw(st.sampled_from([1, 3, 5, 9])))
     smooth = cv2.GaussianBlur(noise, (k, k), 0) if k > 1 else noise
     return (smooth > draw(st.floats(0.3, 0.7))).astype(np.uint8)
+
+
+#: Class names a format can hold: any text but a NUL character or a lone surrogate (those are refused).
+class_names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+#: Class names no reader accepts: a NUL (at the end too, where numpy would drop it) or a lone surrogate inside.
+unholdable_names = st.tuples(class_names, st.sampled_from(["\x00", "\ud800", "\udfff", "\x00\x00"]), class_names).map(
+    "".join
+)

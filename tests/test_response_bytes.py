@@ -114,7 +114,7 @@ def general(data: bytes) -> tuple[str, Any]:
     except orjson.JSONDecodeError:
         return "not json", None
     try:
-        return "ok", response.parse(obj).to_dict()
+        return "ok", sm.Predictions(response.parse(obj)).to_dict()
     except sm.SegmaskError as exc:
         return type(exc).__name__, str(exc)
 
@@ -148,7 +148,7 @@ def test_bytes_agree_with_the_general_path(data: bytes) -> None:
 def test_coordinates_are_the_same_doubles(polygons: list[list[tuple[float, int]]]) -> None:
     obj = make_response(*[prediction(points=[{"x": x, "y": y} for x, y in poly]) for poly in polygons])
     data = orjson.dumps(obj)
-    got, want = sm.Predictions.from_response(data), response.parse(orjson.loads(data))
+    got, want = sm.Predictions.from_response(data), sm.Predictions(response.parse(orjson.loads(data)))
     assert len(got.polygons) == len(want.polygons)
     for a, b in zip(got.polygons, want.polygons, strict=True):
         assert a.tobytes() == b.tobytes()
@@ -174,7 +174,7 @@ def test_errors_from_bytes_name_the_point(points: Any, message: str) -> None:
 
 def test_text_bytes_bytearray_and_memoryview_agree() -> None:
     text = json.dumps(make_response(prediction(), prediction(points=None), prediction(points=[])))
-    want = response.parse(json.loads(text)).to_dict()
+    want = sm.Predictions(response.parse(json.loads(text))).to_dict()
     for data in (text, text.encode(), bytearray(text.encode()), memoryview(text.encode())):
         assert same(sm.Predictions.from_response(data).to_dict(), want)
     assert [None if p is None else len(p) for p in sm.Predictions.from_response(text.encode()).polygons] == [4, None, 0]

@@ -1,24 +1,25 @@
-"""Predictions to and from supervision's ``Detections`` (the optional ``supervision`` extra).
+"""Columns to and from supervision's ``Detections`` (the optional ``supervision`` extra).
 
 Masks go to supervision dense (``(N, H, W)`` bool) or, where the installed
 version has it, as its ``CompactMask`` (crop-scoped run lengths, built from
 segmask's COCO RLEs without a full-size array). They come back as runs, and
-the predictions hold them as the API's RLE variant: exact whatever the rule.
+the columns hold them as the API's RLE variant: exact whatever the rule.
+Class names come back as they are (a name that is not a ``str`` is refused,
+never converted).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from ._columns import Columns, from_masks
 from ._optional import require
+from .boxes import convert_boxes
 from .errors import InputError, MissingDependencyError
 from .masks import Masks
-from .rules import Rule
-
-if TYPE_CHECKING:
-    from .predictions import Predictions
 
 __all__ = ["from_supervision", "to_supervision"]
 
@@ -29,17 +30,16 @@ def _sv() -> Any:
 
 def _compact_mask_class() -> Any:
     try:
-        from supervision.detection.compact_mask import CompactMask
-    except ImportError:
+        module = require("supervision.detection.compact_mask", "supervision's CompactMask needs supervision 0.28")
+    except MissingDependencyError:
         return None
-    return CompactMask
+    return module.CompactMask
 
 
-def to_supervision(
-    preds: Predictions, image_size: tuple[int, int] | None, rule: Rule | None, compact: bool | None
-) -> Any:
+def to_supervision(columns: Columns, masks_of: Callable[[], Masks], compact: bool | None) -> Any:
+    """supervision's ``Detections`` of ``columns``, whose masks ``masks_of()`` makes (once supervision is there)."""
     sv = _sv()
-    masks = preds.masks(image_size, rule=rule)
+    masks = masks_of()
     compact_class = _compact_mask_class()
     if compact and compact_class is None:
         raise MissingDependencyError(
@@ -55,15 +55,16 @@ def to_supervision(
     else:
         mask = masks.to_dense()
     return sv.Detections(
-        xyxy=np.array(preds.xyxy, dtype=np.float64),
+        xyxy=convert_boxes(columns.cxcywh, source="cxcywh", target="xyxy"),
         mask=mask,
-        confidence=np.array(preds.confidence),
-        class_id=np.array(preds.class_id),
-        data={"class_name": np.array(preds.class_name), "detection_id": np.array(preds.detection_id)},
+        confidence=np.array(columns.confidence),
+        class_id=np.array(columns.class_id),
+        data={"class_name": np.array(columns.class_name), "detection_id": np.array(columns.detection_id)},
     )
 
 
-def from_supervision(cls: type[Predictions], detections: Any, image_size: tuple[int, int] | None) -> Predictions:
+def from_supervision(detections: Any, image_size: tuple[int, int] | None) -> Columns:
+    """The columns of supervision's ``Detections``; see :meth:`segmask.Predictions.from_supervision`."""
     sv = _sv()
     if not isinstance(detections, sv.Detections):
         raise InputError(f"detections must be supervision.Detections, got {type(detections).__name__}")
@@ -71,8 +72,13 @@ def from_supervision(cls: type[Predictions], detections: Any, image_size: tuple[
     data = detections.data or {}
     confidence = np.ones(n) if detections.confidence is None else np.asarray(detections.confidence, np.float64)
     class_id = None if detections.class_id is None else np.asarray(detections.class_id)
+    at = None
     if "class_name" in data:
-        names = [str(c) for c in np.asarray(data["class_name"]).tolist()]
+        names = np.asarray(data["class_name"]).tolist()  # as they are: a name that is not a str is refused
+
+        def at(i: int) -> str:
+            return f"detections.data['class_name'][{i}]"
+
     elif class_id is not None:
         names = [str(c) for c in class_id.tolist()]
     else:
@@ -81,7 +87,7 @@ def from_supervision(cls: type[Predictions], detections: Any, image_size: tuple[
     detection_id = None if ids is None else [None if d is None else str(d) for d in np.asarray(ids).tolist()]
     masks = _masks(detections.mask, n, image_size)
     boxes = np.asarray(detections.xyxy, np.float64)
-    return cls.from_masks(
+    return from_masks(
         masks,
         confidence=confidence,
         class_name=names,
@@ -89,6 +95,7 @@ def from_supervision(cls: type[Predictions], detections: Any, image_size: tuple[
         boxes=boxes,
         format="xyxy",
         detection_id=detection_id,
+        at=at,
     )
 
 

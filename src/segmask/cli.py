@@ -24,11 +24,12 @@ import orjson
 from tqdm import tqdm
 
 from ._io import atomic_open, atomic_write, remove_stale
-from .coco import CocoWriter, _ground_truth
+from .coco import CocoWriter, ground_truth_ids, to_coco
 from .datasets import output_paths, usable_folder
 from .draw import draw
 from .errors import APIError, InputError, SegmaskError
 from .evaluate import BACKENDS, METRICS, confusion_matrix, evaluate
+from .fetch import RoboflowClient
 from .iou import iou
 from .pipeline import (
     Failure,
@@ -90,8 +91,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
     else:
         print("No instances overlap.")
     out = usable_folder(args.out, "--out")
-    from .coco import to_coco
-
     report = to_coco([("sample.png", preds)], out / "coco.json", segmentation="rle", rule=rule)
     image = cv2.imdecode(np.frombuffer((data / "sample.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR)
     if image is None:  # pragma: no cover - the installed package is damaged
@@ -104,8 +103,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_fetch(args: argparse.Namespace) -> None:
     """Responses for images, one JSON per image in --out, with the images' folders."""
-    from .fetch import RoboflowClient
-
     if not os.environ.get("ROBOFLOW_API_KEY"):
         raise InputError("no API key: set the environment variable ROBOFLOW_API_KEY")
     images = [str(p) for p in args.images]
@@ -184,7 +181,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
             raise InputError("--to coco-results needs --gt GT.json, for the image and category ids")
         if out.is_dir():
             raise InputError(f"--out {str(out)!r} is a folder; --to coco-results writes one file")
-        image_ids, categories = _ground_truth(args.gt)
+        image_ids, categories = ground_truth_ids(args.gt)
         missing = [f for f in files if f.image not in image_ids]
         failures += [Failure(str(f.path), f"{f.path}: {f.image!r} is not an image of {args.gt}") for f in missing]
         chosen = [f for f in files if f.image in image_ids]

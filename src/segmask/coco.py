@@ -17,24 +17,28 @@ several parts); ``segmentation="rle"`` writes RLE throughout.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 import orjson
 import shapely
+from numpy.typing import NDArray
 
-from . import _validate, response
+from . import _ragged, _validate, response
+from ._columns import Columns, RLERef, class_names
 from ._io import atomic_open, remove_stale
 from ._version import __version__
 from .datasets import Item, WriteReport, check_items
-from .errors import InputError, ResponseFormatError
+from .errors import InputError, ResponseFormatError, RLEError
 from .predictions import Predictions
+from .rle import parse_rles
 from .rules import Rule
 from .tracing import coco_polygons
 
@@ -45,6 +49,7 @@ __all__ = [
     "coco_results",
     "dataset_dict",
     "from_coco",
+    "ground_truth_ids",
     "results_list",
     "to_coco",
     "to_coco_results",
@@ -312,7 +317,9 @@ def dataset_dict(
     return {"info": dict(_INFO), "licenses": [], "images": images, "annotations": annotations, "categories": cats}
 
 
-def _ground_truth(ground_truth: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+def ground_truth_ids(
+    ground_truth: str | os.PathLike[str] | Mapping[str, Any],
+) -> tuple[dict[str, int], dict[str, int]]:
     """Image ids by file name and category ids by name, from a COCO file or dict."""
     data = response.read_dataset(ground_truth) if isinstance(ground_truth, str | os.PathLike) else ground_truth
     if not isinstance(data, Mapping) or not isinstance(data.get("images"), list):
@@ -364,7 +371,7 @@ def results_list(
 ) -> list[dict[str, Any]]:
     """The results list for ``items``, matched to the ground truth's images by file name."""
     pairs = check_items(items)
-    image_ids, categories = _ground_truth(ground_truth)
+    image_ids, categories = ground_truth_ids(ground_truth)
     out: list[dict[str, Any]] = []
     for k, (file_name, preds) in enumerate(pairs):
         if file_name not in image_ids:
@@ -424,95 +431,228 @@ def from_coco(source: str | os.PathLike[str] | Mapping[str, Any]) -> list[Item]:
 
     Polygons (one or several per annotation) become shapely polygons filled by
     pycocotools' rule (the Predictions' ``rule`` is ``"coco"``), RLE and crowd
-    annotations keep their exact pixels (``iscrowd``, ``area`` and ``id``
-    stay in each prediction's extra fields), a bbox-only annotation
-    (``segmentation: []``) keeps its box and has no mask. Confidences are 1.
+    annotations keep their exact pixels (``iscrowd`` 0 or 1, ``area`` and
+    ``id`` stay in each prediction's extra fields: ``preds.extras[i]["iscrowd"]``
+    says which are crowds), a bbox-only annotation (``segmentation: []``)
+    keeps its box and has no mask. Confidences are 1; class names are the
+    categories' as written.
 
     Raises
     ------
     ResponseFormatError
-        Naming the image, annotation or category and what is wrong with it.
+        Naming the file, the image, annotation or category by its index in
+        the file (``annotations[6]``) and what is wrong with it: a missing or
+        mistyped field, an id that is not an integer (or a string, for images
+        and annotations) within int64, a repeated id, a class name with a NUL
+        character or a lone surrogate.
 
     See Also
     --------
     to_coco : the other way.
     """
-    data = response.read_dataset(source) if isinstance(source, str | os.PathLike) else source
+    if not isinstance(source, str | os.PathLike):
+        return _read_coco(source)
+    data = response.read_dataset(source)
+    try:
+        return _read_coco(data)
+    except ResponseFormatError as exc:
+        raise ResponseFormatError(f"{os.fspath(source)}: {exc}") from None
+
+
+class _Annotation(NamedTuple):
+    """One annotation, checked: what its instance's columns hold."""
+
+    k: int  # its index in the file's annotations list
+    xywh: list[float]
+    category_id: int
+    detection_id: str
+    extras: dict[str, Any]
+    rle: dict[str, Any] | None
+    rings: list[NDArray[np.float64]]  # its polygons' (K, 2) points; none for RLE or no segmentation
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _id(value: Any, where: str, text: bool = False) -> int | str:
+    """A COCO id: an integer within int64 (or, where ``text``, a string), else a ResponseFormatError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise ResponseFormatError(f"{where} is {value}, beyond the 64-bit integers ids are")
+        return value
+    if text and isinstance(value, str):
+        return value
+    kind = "an integer or a string" if text else "an integer"
+    raise ResponseFormatError(f"{where} is {_short(value)}, expected {kind}")
+
+
+def _short(value: Any) -> str:
+    text = "a " + type(value).__name__ if isinstance(value, dict | list) and len(value) > 4 else repr(value)
+    return text if len(text) <= 40 else f"a {type(value).__name__}"
+
+
+def _read_coco(data: Any) -> list[Item]:
     if not isinstance(data, Mapping) or not isinstance(data.get("images"), list):
         raise ResponseFormatError("a COCO file needs an 'images' list")
-    names = {c["id"]: c["name"] for c in _gt_categories(data)}
-    by_image: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
-    sizes: dict[Any, tuple[str, tuple[int, int]]] = {}
+    names = _category_names(data)
+    images: dict[int | str, tuple[str, tuple[int, int], list[_Annotation]]] = {}
     for k, image in enumerate(data["images"]):
         where = f"images[{k}]"
         if not isinstance(image, Mapping) or not isinstance(image.get("file_name"), str):
             raise ResponseFormatError(f"{where} needs a file_name")
-        if image.get("id") in by_image or isinstance(image.get("id"), bool | float | type(None)):
-            raise ResponseFormatError(f"{where}.id {image.get('id')!r} is missing or repeated")
+        given = image.get("id")
+        image_id = None if given is None else _id(given, f"{where}.id", text=True)
+        if image_id is None or image_id in images:
+            raise ResponseFormatError(f"{where}.id {given!r} is missing or repeated")
         try:
             size = _validate.image_size((image.get("height"), image.get("width")), f"{where} (height, width)")
         except InputError as exc:
             raise ResponseFormatError(str(exc)) from None
-        by_image[image["id"]] = []
-        sizes[image["id"]] = (image["file_name"], size)
+        images[image_id] = (image["file_name"], size, [])
     annotations = data.get("annotations", [])
     if not isinstance(annotations, list):
         raise ResponseFormatError("annotations must be a list")
     for k, ann in enumerate(annotations):
-        if not isinstance(ann, Mapping) or ann.get("image_id") not in by_image:
-            image_id = ann.get("image_id") if isinstance(ann, Mapping) else None
-            raise ResponseFormatError(f"annotations[{k}].image_id {image_id!r} is not an image of the file")
-        by_image[ann["image_id"]].append((k, ann))
-    out: list[Item] = []
-    for image_id, anns in by_image.items():
-        file_name, (h, w) = sizes[image_id]
-        predictions = [_prediction(k, ann, names, (h, w)) for k, ann in anns]
-        preds = response.parse({"predictions": predictions, "image": {"width": w, "height": h}})
-        shapes = tuple(_shape(k, ann) for k, ann in anns)
-        out.append((file_name, preds.with_polygons(shapes, rule="coco")))
-    return out
+        where = f"annotations[{k}]"
+        if not isinstance(ann, Mapping):
+            raise ResponseFormatError(f"{where} is {_short(ann)}, expected an annotation object")
+        image_id = _id(ann.get("image_id"), f"{where}.image_id", text=True)
+        if image_id not in images:
+            raise ResponseFormatError(f"{where}.image_id {image_id!r} is not an image of the file")
+        _, size, anns = images[image_id]
+        anns.append(_annotation(k, ann, names, size))
+    shapes = _shapes([a for _, _, anns in images.values() for a in anns])
+    return [
+        (file_name, Predictions(_image_columns(size, anns, names, shapes))) for file_name, size, anns in images.values()
+    ]
 
 
-def _prediction(k: int, ann: Mapping[str, Any], names: Mapping[Any, str], size: tuple[int, int]) -> dict[str, Any]:
+def _category_names(data: Mapping[str, Any]) -> dict[int, str]:
+    """Each category's name by its id: ids integers within int64, each once; names that round-trip."""
+    cats = _gt_categories(data)
+    names: dict[int, str] = {}
+    for k, c in enumerate(cats):
+        cid = _id(c["id"], f"categories[{k}].id")
+        if cid in names:
+            raise ResponseFormatError(f"categories[{k}].id {cid} is repeated")
+        names[int(cid)] = c["name"]
+    try:
+        class_names(list(names.values()), lambda k: f"categories[{k}].name")
+    except InputError as exc:
+        raise ResponseFormatError(str(exc)) from None
+    return names
+
+
+def _annotation(k: int, ann: Mapping[str, Any], names: Mapping[int, str], size: tuple[int, int]) -> _Annotation:
     where = f"annotations[{k}]"
     bbox = ann.get("bbox")
     ok = isinstance(bbox, list) and len(bbox) == 4 and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)  # fmt: skip
-    if not ok:
-        raise ResponseFormatError(f"{where}.bbox is {bbox!r}, expected [x, y, w, h]")
-    if ann.get("category_id") not in names:
-        raise ResponseFormatError(f"{where}.category_id {ann.get('category_id')!r} is not in categories")
-    x, y, bw, bh = (float(v) for v in bbox)  # type: ignore[union-attr]
-    p: dict[str, Any] = {"x": x + bw / 2, "y": y + bh / 2, "width": bw, "height": bh, "confidence": 1.0,
-                         "class": names[ann["category_id"]], "class_id": int(ann["category_id"]),
-                         "detection_id": str(ann.get("id", k)),
-                         "iscrowd": int(ann.get("iscrowd", 0) or 0), "area": ann.get("area")}  # fmt: skip
+    try:
+        xywh = [float(v) for v in bbox] if ok else []  # type: ignore[union-attr]
+    except OverflowError:  # an integer past the largest float
+        ok = False
+    if not ok or not all(math.isfinite(v) for v in xywh):
+        raise ResponseFormatError(f"{where}.bbox is {_short(bbox)}, expected [x, y, w, h]")
+    if xywh[2] < 0 or xywh[3] < 0:
+        raise ResponseFormatError(f"{where}.bbox is {bbox!r}: a negative width or height")
+    category_id = ann.get("category_id")
+    if isinstance(category_id, bool) or not isinstance(category_id, int):
+        raise ResponseFormatError(f"{where}.category_id is {_short(category_id)}, expected a category's integer id")
+    if category_id not in names:
+        raise ResponseFormatError(f"{where}.category_id {category_id!r} is not in categories")
+    ann_id = ann.get("id")
+    detection_id = str(k) if ann_id is None else str(_id(ann_id, f"{where}.id", text=True))
+    crowd = ann.get("iscrowd")
+    if crowd not in (None, 0, 1) or isinstance(crowd, float):
+        raise ResponseFormatError(f"{where}.iscrowd is {_short(crowd)}, expected 0 or 1")
+    extras = {"iscrowd": int(crowd or 0), "area": response.copy_json(ann.get("area"), f"{where}.area", 3)}
     seg = ann.get("segmentation")
+    rle = None
     if isinstance(seg, Mapping):
-        rle = dict(seg)
-        if list(rle.get("size", [])) != [size[0], size[1]]:
-            raise ResponseFormatError(f"{where}.segmentation.size is {rle.get('size')!r}, the image is {list(size)}")
-        p["rle"] = rle
+        given = seg.get("size")
+        fits = isinstance(given, list) and len(given) == 2 and all(type(v) is int for v in given)
+        if not fits or tuple(given) != size:  # type: ignore[arg-type]
+            raise ResponseFormatError(f"{where}.segmentation.size is {_short(given)}, the image is {list(size)}")
+        rle = response.copy_json(dict(seg), f"{where}.segmentation", 3)
     elif seg is not None and not isinstance(seg, list):
-        raise ResponseFormatError(f"{where}.segmentation must be polygons (a list) or an RLE dict, got {seg!r}")
-    return p
+        raise ResponseFormatError(f"{where}.segmentation must be polygons (a list) or an RLE dict, got {_short(seg)}")
+    return _Annotation(k, xywh, category_id, detection_id, extras, rle, _rings(k, seg))
 
 
-def _shape(k: int, ann: Mapping[str, Any]) -> Any:
-    """A COCO polygon list -> a shapely (Multi)Polygon; None for RLE or no segmentation."""
-    seg = ann.get("segmentation")
-    if not isinstance(seg, list) or not seg:
-        return None
+def _image_columns(
+    size: tuple[int, int], anns: list[_Annotation], names: Mapping[int, str], shapes: Mapping[int, Any]
+) -> Columns:
+    """One image's annotations as columns: boxes as given, RLEs decoded in one call, polygons as shapes."""
+    n = len(anns)
+    xywh = np.array([a.xywh for a in anns], np.float64).reshape(n, 4)
+    cxcywh = np.column_stack([xywh[:, 0] + xywh[:, 2] / 2, xywh[:, 1] + xywh[:, 3] / 2, xywh[:, 2], xywh[:, 3]])
+    rles: list[RLERef | None] = [None] * n
+    picks = [j for j, a in enumerate(anns) if a.rle is not None]
+    if picks:
+        counts, offsets = _rle_runs([anns[j] for j in picks])
+        o = offsets.tolist()
+        for m, j in enumerate(picks):
+            rles[j] = RLERef("rle", anns[j].rle, size, counts[o[m] : o[m + 1]])  # type: ignore[arg-type]
+    ids = [a.category_id for a in anns]
+    return Columns(
+        size, cxcywh, np.ones(n, np.float64), [names[c] for c in ids],  # type: ignore[arg-type]  # Columns checks each
+        np.array(ids, np.int64).reshape(n),
+        np.array([a.detection_id for a in anns], dtype=object).reshape(n), np.zeros((0, 2), np.float64),
+        np.zeros(n + 1, np.int64), np.zeros(n, bool), tuple(rles), tuple(a.extras for a in anns), {},
+        tuple(shapes.get(a.k) for a in anns), "coco",
+    )  # fmt: skip
+
+
+def _rle_runs(anns: list[_Annotation]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """The runs of these annotations' RLEs (one image's), in one call; an error names the annotation."""
+    try:
+        _, counts, offsets, _, _ = parse_rles([a.rle for a in anns], name="segmentation")
+        return counts, offsets
+    except RLEError:
+        for a in anns:  # which one: its message, under its own name
+            at = f"annotations[{a.k}].segmentation"
+            try:
+                parse_rles([a.rle], name=at)
+            except RLEError as exc:
+                raise ResponseFormatError(str(exc).replace(f"{at}[0]", at)) from None
+        raise  # pragma: no cover - one of them failed above
+
+
+def _rings(k: int, seg: Any) -> list[NDArray[np.float64]]:
+    """A COCO polygon list -> its rings' (K, 2) points, each checked; none for RLE or no segmentation."""
+    if not isinstance(seg, list):
+        return []
     rings = []
     for j, flat in enumerate(seg):
         try:
             coords = np.asarray(flat, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             coords = np.zeros(1)
         if coords.ndim != 1 or coords.size % 2 or coords.size < 6 or not np.isfinite(coords).all():
             raise ResponseFormatError(
                 f"annotations[{k}].segmentation[{j}] must be a flat list of 3 or more x, y pairs, "
                 f"got {coords.size} numbers (pycocotools would read 4 as a box)"
             )
-        rings.append(shapely.Polygon(coords.reshape(-1, 2)))
-    return rings[0] if len(rings) == 1 else shapely.MultiPolygon(rings)
+        rings.append(coords.reshape(-1, 2))
+    return rings
+
+
+def _shapes(anns: list[_Annotation]) -> dict[int, Any]:
+    """Each polygon annotation's shapely (Multi)Polygon, by its index in the file: built in a few vectorized calls."""
+    with_rings = [a for a in anns if a.rings]
+    rings = [r for a in with_rings for r in a.rings]
+    if not rings:
+        return {}
+    lengths = np.array([len(r) for r in rings], np.int64)
+    polygons = shapely.polygons(shapely.linearrings(np.concatenate(rings), indices=np.repeat(np.arange(len(rings)),
+                                                                                              lengths)))  # fmt: skip
+    counts = np.array([len(a.rings) for a in with_rings], np.int64)
+    firsts = _ragged.offsets(counts)[:-1]
+    out = dict(zip([a.k for a in with_rings], polygons[firsts].tolist(), strict=True))
+    several = np.flatnonzero(counts > 1)
+    if several.size:  # parts of one annotation: a MultiPolygon, as pycocotools merges them
+        members = np.concatenate([np.arange(firsts[i], firsts[i] + counts[i]) for i in several.tolist()])
+        multi = shapely.multipolygons(polygons[members], indices=np.repeat(np.arange(several.size), counts[several]))
+        out.update(zip([with_rings[i].k for i in several.tolist()], multi.tolist(), strict=True))
+    return out

@@ -19,11 +19,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from . import _validate, limits, response
 from ._optional import require
-from .coco import dataset_dict, results_list
+from .coco import dataset_dict, from_coco, results_list
 from .errors import InputError, MissingDependencyError, ResponseFormatError
+from .iou import box_iou, iou
 from .predictions import Predictions
 
 __all__ = ["BACKENDS", "METRICS", "confusion_matrix", "evaluate"]
@@ -141,9 +144,7 @@ def _modules(name: str) -> tuple[Any, Any]:
         engine = require(name, f"backend={name!r} needs the package: pip install {name.replace('_', '-')} "
                                "(or 'segmask[eval]')")  # fmt: skip
         return engine.COCO, (engine.COCOeval if name == "hotcoco" else engine.COCOeval_faster)
-    from pycocotools import coco, cocoeval
-
-    return coco.COCO, cocoeval.COCOeval
+    return COCO, COCOeval
 
 
 def _inputs(ground_truth: GroundTruth, predictions: Results, iou_type: str, *, keep_paths: bool) -> tuple[Any, Any]:
@@ -277,9 +278,6 @@ def confusion_matrix(
     >>> cm["classes"], int(np.trace(cm["matrix"])), int(cm["matrix"][:, -1].sum())
     (['badge', 'card', 'coin', 'key', 'wire'], 6, 0)
     """
-    from .coco import from_coco
-    from .iou import box_iou, iou
-
     iou_type = _validate.choice("iou_type", iou_type, ("segm", "bbox"))
     threshold = _validate.fraction(iou_threshold, "iou_threshold")
     limit = _validate.integer(max_detections, "max_detections", 1)

@@ -68,6 +68,7 @@ from .errors import (
 )
 from .predictions import Predictions
 from .response import parse_json, read_bytes
+from .tiling import merge_tiles, tiles
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -426,8 +427,6 @@ class RoboflowClient:
         >>> tiles_sent, len(sliced), sorted(sliced.masks().area) == sorted(whole.masks().area)
         (6, 5, True)
         """
-        from .tiling import merge_tiles, tiles
-
         errors = _validate.choice("errors", errors, ("raise", "keep"))  # type: ignore[assignment]
         query = self._query(model, confidence, overlap, params)
         if isinstance(image, str) and image.startswith(("http://", "https://")):
@@ -589,7 +588,7 @@ class RoboflowClient:
         """The 200 body as Predictions; a body that is not one response is the server's fault."""
         problem = None
         try:
-            return parse_json(body)  # one response; a JSON list is refused there
+            return Predictions(parse_json(body))  # one response; a JSON list is refused there
         except ResponseFormatError as exc:
             problem = self._redact(str(exc)) if not str(exc).startswith("not valid JSON") else "not JSON"
         snippet = self._redact(" ".join(body[:80].decode("utf-8", "replace").split()))
@@ -632,7 +631,7 @@ class _Cache:
         try:
             if not path.is_file():
                 return None
-            return parse_json(read_bytes(path, self._max_bytes, "max_response_bytes"))
+            return Predictions(parse_json(read_bytes(path, self._max_bytes, "max_response_bytes")))
         except FileNotFoundError:
             return None
         except (ValueError, OSError) as exc:  # ResponseFormatError is a ValueError

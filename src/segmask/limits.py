@@ -19,7 +19,7 @@ image_size (100000, 100000) has 10000000000 pixels; segmask
 
 from __future__ import annotations
 
-__all__ = ["MAX_COORD", "MAX_DATASET_BYTES", "MAX_DENSE_BYTES", "MAX_IMAGE_PIXELS"]
+__all__ = ["MAX_COORD", "MAX_DATASET_BYTES", "MAX_DENSE_BYTES", "MAX_IMAGE_PIXELS", "MAX_JSON_DEPTH"]
 
 #: Most pixels an image may have: ``height * width < 2**32``, as COCO run lengths are
 #: 32-bit in pycocotools. Every size (an argument, a response's ``image``, a COCO,
@@ -39,3 +39,9 @@ MAX_DATASET_BYTES = 2**31
 #: IoU matrices of ``iou`` and ``box_iou``. Past it an ``InputError`` comes before
 #: anything is allocated.
 MAX_DENSE_BYTES = 2**32
+
+#: Deepest nesting of lists and objects kept from a response, counted from its top
+#: level: its ``meta``, each prediction's other fields and RLE dict. Python copies
+#: recurse, and orjson writes at most 254 levels: past this a ``ResponseFormatError``
+#: names the field, so whatever is read can be copied and written back.
+MAX_JSON_DEPTH = 128

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _validate
+from ._columns import from_masks
 from ._io import atomic_write, remove_stale
 from .datasets import Item, WriteReport, check_items, output_paths, relative_names, source_files, usable_folder
 from .errors import InputError, ResponseFormatError
@@ -133,14 +134,12 @@ def _png_header(data: bytes, path: Path) -> tuple[int, int, int]:
 
 
 def _predictions(masks: Masks, ids: NDArray[np.int64]) -> Predictions:
-    from . import response
-
-    boxes = masks.boxes.astype(np.float64)
-    rles = masks.to_rle()
-    h, w = masks.image_size
-    predictions = [
-        {"x": b[0] + b[2] / 2, "y": b[1] + b[3] / 2, "width": b[2], "height": b[3], "class": "instance",
-         "confidence": 1.0, "detection_id": str(i), "instance_id": i, "rle": rle}
-        for b, i, rle in zip(boxes.tolist(), ids.tolist(), rles, strict=True)
-    ]  # fmt: skip
-    return response.parse({"predictions": predictions, "image": {"width": w, "height": h}})
+    """One prediction per instance id: class ``"instance"``, confidence 1, the id as its detection id."""
+    n = len(masks)
+    numbers = ids.tolist()
+    return Predictions(
+        from_masks(
+            masks, confidence=np.ones(n), class_name=["instance"] * n, detection_id=[str(i) for i in numbers],
+            extras=[{"instance_id": i} for i in numbers],
+        )
+    )  # fmt: skip

@@ -1,19 +1,17 @@
 """``Predictions``: one image's instances as columns, immutable, indexed like an array.
 
-A ``Predictions`` holds what a response said, column by column: boxes,
-confidences, classes, ids, and each instance's shape (its ``points``, its
-RLE, or a shapely geometry after :meth:`~Predictions.clip` or
-:meth:`~Predictions.repair`). It parses nothing itself
-(:mod:`segmask.response` does), fills nothing (:mod:`segmask.raster`) and
-changes no geometry (:mod:`segmask.geometry`): it keeps the columns aligned
-and delegates. Every array it hands out is read-only, and every method
-returns a new object.
+A ``Predictions`` wraps the internal columns (:class:`segmask._columns.Columns`)
+that every reader builds: boxes, confidences, classes, ids, and each
+instance's shape (its ``points``, its RLE, or a shapely geometry after
+:meth:`~Predictions.clip` or :meth:`~Predictions.repair`). It parses nothing
+itself (:mod:`segmask.response` does), fills nothing (:mod:`segmask.raster`)
+and changes no geometry (:mod:`segmask.geometry`): it gives the columns
+their public face and delegates. Every array it hands out is read-only, and
+every method returns a new object.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,10 +21,11 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from . import _kernel, _ragged, _validate, geometry, limits, response
+from . import _columns, _supervision, _validate, geometry, limits, response
+from ._columns import Columns, RLERef
 from .boxes import BoxFormat, convert_boxes
 from .errors import InputError, MaskError
-from .masks import Masks, from_kernel, select
+from .masks import Masks, select
 from .raster import rasterize, rings_to_masks
 from .rules import RULES, Rule
 
@@ -76,50 +75,36 @@ class Predictions:
     [25]
     """
 
-    image_size: tuple[int, int] | None
-    cxcywh: NDArray[np.float64]
-    confidence: NDArray[np.float64]
-    class_name: NDArray[np.str_]
-    class_id: NDArray[np.int64]
-    detection_id: NDArray[np.object_]
-    # Polygons as sent: all points in one (P, 2) array, prediction i owning
-    # _coords[_point_offsets[i]:_point_offsets[i + 1]]; _has_points says which sent any.
-    _coords: NDArray[np.float64]
-    _point_offsets: NDArray[np.int64]
-    _has_points: NDArray[np.bool_]
-    # Shapely geometries replacing those polygons (after clip, repair, simplify, from_coco), or None.
-    _shapes: tuple[Any, ...] | None
-    # Per prediction: (key, RLE dict as sent, (h, w), uint32 runs), or None.
-    _rles: tuple[Any, ...]
-    # Per prediction: its other fields, as sent, or None.
-    _extras: tuple[dict[str, Any] | None, ...]
-    _meta: dict[str, Any]
-    rule: Rule = "contour"
+    #: The instances as the internal columns that every reader builds (:class:`segmask._columns.Columns`).
+    columns: Columns
 
-    @classmethod
-    def _build(
-        cls,
-        *,
-        image_size: tuple[int, int] | None,
-        cxcywh: NDArray[np.float64],
-        confidence: NDArray[np.float64],
-        class_name: NDArray[np.str_],
-        class_id: NDArray[np.int64],
-        detection_id: NDArray[np.object_],
-        coords: NDArray[np.float64],
-        offsets: NDArray[np.int64],
-        has_points: NDArray[np.bool_],
-        rles: tuple[Any, ...],
-        extras: tuple[dict[str, Any] | None, ...],
-        meta: dict[str, Any],
-        shapes: tuple[Any, ...] | None = None,
-        rule: Rule = "contour",
-    ) -> Predictions:
-        """From columns this object owns: nothing in them is shared with a caller (``meta`` and ``extras``
-        are never changed in place, so derived objects share them)."""
-        _kernel.freeze(cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points)
-        return cls(image_size, cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points,
-                   shapes, rles, extras, meta, rule)  # fmt: skip
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        return self.columns.image_size
+
+    @property
+    def cxcywh(self) -> NDArray[np.float64]:
+        return self.columns.cxcywh
+
+    @property
+    def confidence(self) -> NDArray[np.float64]:
+        return self.columns.confidence
+
+    @property
+    def class_name(self) -> NDArray[np.str_]:
+        return self.columns.class_name
+
+    @property
+    def class_id(self) -> NDArray[np.int64]:
+        return self.columns.class_id
+
+    @property
+    def detection_id(self) -> NDArray[np.object_]:
+        return self.columns.detection_id
+
+    @property
+    def rule(self) -> Rule:
+        return self.columns.rule
 
     # --- parsing and writing ------------------------------------------------------------
 
@@ -150,8 +135,8 @@ class Predictions:
             obj = response.read_bytes(obj)
         try:
             if isinstance(obj, str | bytes | bytearray | memoryview):
-                return response.parse_json(obj, key=key)
-            return response.parse(obj, key=key)
+                return cls(response.parse_json(obj, key=key))
+            return cls(response.parse(obj, key=key))
         except InputError as exc:
             if where:
                 raise type(exc)(f"{where}{exc}") from None
@@ -191,46 +176,12 @@ class Predictions:
         >>> p.xyxy.tolist(), p.to_dict()["predictions"][0]["rle"]
         ([[1.0, 1.0, 4.0, 3.0]], {'size': [4, 5], 'counts': '5220003'})
         """
-        if not isinstance(masks, Masks):
-            raise InputError(f"masks must be Masks, got {type(masks).__name__}")
-        n = len(masks)
-        conf = _validate.scores(confidence, n, "confidence")
-        bad = np.flatnonzero((conf < 0) | (conf > 1))
-        if bad.size:
-            raise InputError(f"confidence[{int(bad[0])}] is {conf[bad[0]]}, expected a value in [0, 1]")
-        names = np.asarray(class_name)
-        if names.shape != (n,) or (n and names.dtype.kind not in "UO"):
-            raise InputError(f"class_name must be {n} strings, got shape {names.shape} of {names.dtype}")
-        if n and not all(isinstance(c, str) for c in names.tolist()):
-            raise InputError("class_name must hold strings only")
-        ids = np.full(n, -1, np.int64) if class_id is None else _validate.integers(class_id, n, "class_id")
-        cxcywh = convert_boxes(masks.boxes if boxes is None else boxes, source="xywh" if boxes is None else format,
-                               target="cxcywh")  # fmt: skip
-        if len(cxcywh) != n:
-            raise InputError(f"boxes must be {n} boxes, one per mask, got {len(cxcywh)}")
-        det = [None] * n if detection_id is None else list(detection_id)
-        if len(det) != n or not all(d is None or isinstance(d, str) for d in det):
-            raise InputError(f"detection_id must be {n} strings or None")
-        runs = masks.runs
-        size = masks.image_size
-        rles = tuple(
-            ("rle", rle, size, runs.counts[runs.offsets[i] : runs.offsets[i + 1]])
-            for i, rle in enumerate(masks.to_rle())
-        )
-        return cls._build(
-            image_size=size,
-            cxcywh=cxcywh,
-            confidence=conf,
-            class_name=names.astype(str) if n else np.zeros(0, dtype=str),
-            class_id=ids,
-            detection_id=np.array(det, dtype=object),
-            coords=np.zeros((0, 2), np.float64),
-            offsets=np.zeros(n + 1, np.int64),
-            has_points=np.zeros(n, bool),
-            rles=rles,
-            extras=(None,) * n,
-            meta={},
-        )
+        return cls(
+            _columns.from_masks(
+                masks, confidence=confidence, class_name=class_name, class_id=class_id, boxes=boxes, format=format,
+                detection_id=detection_id,
+            )
+        )  # fmt: skip
 
     def to_supervision(
         self, image_size: tuple[int, int] | None = None, *, rule: Rule | None = None, compact: bool | None = None
@@ -258,25 +209,21 @@ class Predictions:
         --------
         from_supervision : the other way.
         """
-        from ._supervision import to_supervision
-
-        return to_supervision(self, image_size, rule, compact)
+        return _supervision.to_supervision(self.columns, lambda: self.masks(image_size, rule=rule), compact)
 
     @classmethod
     def from_supervision(cls, detections: Any, image_size: tuple[int, int] | None = None) -> Predictions:
         """Predictions from supervision's ``Detections``, masks exact (held as RLE).
 
-        Class names come from ``data["class_name"]`` (else the class ids as
-        text); a missing confidence reads as 1.0. ``image_size`` is needed only
-        when the detections have no masks.
+        Class names come from ``data["class_name"]`` (each a ``str``, never
+        converted; else the class ids as text); a missing confidence reads as
+        1.0. ``image_size`` is needed only when the detections have no masks.
 
         See Also
         --------
         to_supervision : the other way.
         """
-        from ._supervision import from_supervision
-
-        return from_supervision(cls, detections, image_size)
+        return cls(_supervision.from_supervision(detections, image_size))
 
     def to_dict(self) -> dict[str, Any]:
         """The response in the API's JSON shape again; nothing parsed is lost.
@@ -285,12 +232,22 @@ class Predictions:
         :meth:`clip`) is written as the API's RLE variant (``"rle": {"size",
         "counts"}``), so that ``from_response(to_dict())`` gives the same masks.
         """
-        return response.to_dict(self)
+        shape_rles: dict[int, dict[str, Any]] = {}
+        complex_idx = response.needs_rle(self.columns)
+        if complex_idx:
+            if self.image_size is None:
+                raise InputError(
+                    "predictions with holes or several parts are written as RLE, which needs the image size: "
+                    "give the Predictions an image_size"
+                )
+            shape_rles = dict(zip(complex_idx, self[np.array(complex_idx)].masks().to_rle(), strict=True))
+        return response.to_dict(self.columns, shape_rles)
 
     @property
     def meta(self) -> dict[str, Any]:
         """Top-level fields other than ``predictions`` and ``image`` (``time``, ``inference_id``, ...), a copy."""
-        return copy.deepcopy(self._meta)
+        meta: dict[str, Any] = response.copy_json(self.columns.meta)
+        return meta
 
     # --- columns ------------------------------------------------------------------
 
@@ -319,20 +276,17 @@ class Predictions:
         holds a shapely ``Polygon`` or ``MultiPolygon`` instead (or None when
         nothing is left of it).
         """
-        if self._shapes is not None:
-            return list(self._shapes)
-        o = self._point_offsets.tolist()
-        return [self._coords[o[i] : o[i + 1]] if has else None for i, has in enumerate(self._has_points.tolist())]
+        return self.columns.polygons()
 
     @property
     def rles(self) -> list[dict[str, Any] | None]:
         """Per prediction the RLE it was sent with (``rle`` or ``rle_mask``), a copy, or None."""
-        return [copy.deepcopy(r[1]) if r is not None else None for r in self._rles]
+        return [response.copy_json(r.rle) if r is not None else None for r in self.columns.rles]
 
     @property
     def extras(self) -> list[dict[str, Any]]:
         """Per prediction its other fields as sent (``parent_id``, ``tracker``, ...), a copy."""
-        return [copy.deepcopy(e) if e else {} for e in self._extras]
+        return [response.copy_json(e) if e else {} for e in self.columns.extras]
 
     def with_polygons(self, polygons: Sequence[Any], *, rule: Rule | None = None) -> Predictions:
         """The same predictions with other shapes: per prediction a (K, 2) array, a shapely polygon, or None.
@@ -360,39 +314,22 @@ class Predictions:
             if arr.ndim != 2 or arr.shape[1] != 2:
                 raise InputError(f"polygons[{i}] must be (K, 2) points, a shapely polygon or None")
             shapes.append(_readonly(arr.copy()))
-        return dataclasses.replace(self, _shapes=tuple(shapes), rule=self._rule(rule))
+        return Predictions(self.columns.replace(shapes=tuple(shapes), rule=self._rule(rule)))
 
     @property
     def has_mask(self) -> NDArray[np.bool_]:
         """(N,) bool: an RLE, a polygon of 3 or more points, or a non-empty shape."""
-        has = np.array([r is not None for r in self._rles], dtype=bool)
-        if self._shapes is not None:
-            has |= np.array([_fillable(s) for s in self._shapes], dtype=bool)
+        cols = self.columns
+        has = np.array([r is not None for r in cols.rles], dtype=bool)
+        if cols.shapes is not None:
+            has |= np.array([_fillable(s) for s in cols.shapes], dtype=bool)
         else:
-            has |= self._has_points & (np.diff(self._point_offsets) >= 3)
+            has |= cols.has_points & (np.diff(cols.offsets) >= 3)
         return has
 
     def __getitem__(self, idx: int | slice | ArrayLike) -> Predictions:
         """Select predictions with an int, a slice, a bool mask or an int array."""
-        sel = select(idx, len(self))
-        picks = sel.tolist()
-        coords, offsets = _ragged.take(self._coords, self._point_offsets, sel)
-        return Predictions._build(
-            image_size=self.image_size,
-            cxcywh=self.cxcywh[sel],
-            confidence=self.confidence[sel],
-            class_name=self.class_name[sel],
-            class_id=self.class_id[sel],
-            detection_id=self.detection_id[sel],
-            coords=coords,
-            offsets=offsets,
-            has_points=self._has_points[sel],
-            rles=tuple(self._rles[i] for i in picks),
-            extras=tuple(self._extras[i] for i in picks),
-            meta=self._meta,
-            shapes=tuple(self._shapes[i] for i in picks) if self._shapes is not None else None,
-            rule=self.rule,
-        )
+        return Predictions(self.columns.take(select(idx, len(self))))
 
     def translate(self, dx: int, dy: int, image_size: tuple[int, int] | None = None) -> Predictions:
         """The predictions moved by ``(dx, dy)`` pixels, onto an image of ``image_size`` (default: the same).
@@ -415,33 +352,28 @@ class Predictions:
         dy = _validate.integer(dy, "dy", -far, far)
         size = self.image_size if image_size is None else _validate.image_size(image_size)
         shift = np.array([dx, dy], np.float64)
-        cxcywh = self.cxcywh.copy()
+        cols = self.columns
+        cxcywh = cols.cxcywh.copy()
         cxcywh[:, :2] += shift
         shapes = None
-        if self._shapes is not None:
+        if cols.shapes is not None:
             shapes = tuple(
                 None if g is None else shapely.transform(g, lambda c: c + shift) if isinstance(g, shapely.Geometry)
                 else _readonly(g + shift)
-                for g in self._shapes
+                for g in cols.shapes
             )  # fmt: skip
-        rles = list(self._rles)
+        rles = list(cols.rles)
         picks = [i for i, r in enumerate(rles) if r is not None]
         if picks:
-            sizes = {rles[i][2] for i in picks}
+            sizes = {r.size for r in rles if r is not None}
             if len(sizes) > 1 or (size is None and dx | dy):
                 raise MaskError("translate needs one image size for the RLE masks: pass image_size=(height, width)")
             [own] = sizes
-            moved = self._rle_masks(picks, own).translate(dx, dy, size or own)
-            runs = moved.runs
-            for j, (i, rle) in enumerate(zip(picks, moved.to_rle(), strict=True)):
-                rles[i] = (rles[i][0], rle, moved.image_size, runs.counts[runs.offsets[j] : runs.offsets[j + 1]])
-        return dataclasses.replace(
-            self,
-            image_size=size,
-            cxcywh=_readonly(cxcywh),
-            _coords=_readonly(self._coords + shift),
-            _shapes=shapes,
-            _rles=tuple(rles),
+            moved = _columns.rle_refs(cols.rle_masks(picks, own).translate(dx, dy, size or own))
+            for i, ref in zip(picks, moved, strict=True):
+                rles[i] = RLERef(rles[i].key, ref.rle, ref.size, ref.counts)  # type: ignore[union-attr]
+        return Predictions(
+            cols.replace(image_size=size, cxcywh=cxcywh, coords=cols.coords + shift, shapes=shapes, rles=tuple(rles))
         )
 
     @staticmethod
@@ -466,28 +398,7 @@ class Predictions:
         rules = {p.rule for p in parts}
         if len(rules) > 1:
             raise InputError("the parts fill their polygons by different rules: give them one with with_polygons")
-        shapes = None
-        if any(p._shapes is not None for p in parts):
-            shapes = tuple(s for p in parts for s in p.polygons)
-        lengths = np.concatenate([np.diff(p._point_offsets) for p in parts])
-        offsets = _ragged.offsets(lengths)
-        first = parts[0]
-        return Predictions._build(
-            image_size=first.image_size,
-            cxcywh=np.concatenate([p.cxcywh for p in parts]),
-            confidence=np.concatenate([p.confidence for p in parts]),
-            class_name=np.concatenate([p.class_name for p in parts]).astype(str),
-            class_id=np.concatenate([p.class_id for p in parts]),
-            detection_id=np.concatenate([p.detection_id for p in parts]),
-            coords=np.concatenate([p._coords for p in parts]),
-            offsets=offsets,
-            has_points=np.concatenate([p._has_points for p in parts]),
-            rles=tuple(r for p in parts for r in p._rles),
-            extras=tuple(e for p in parts for e in p._extras),
-            meta=first._meta,
-            shapes=shapes,
-            rule=first.rule,
-        )
+        return Predictions(Columns.concatenate([p.columns for p in parts]))
 
     def filter(self, *, min_confidence: float | None = None, classes: Sequence[str] | None = None) -> Predictions:
         """Keep predictions with ``confidence >= min_confidence`` and a class in ``classes``.
@@ -550,7 +461,7 @@ class Predictions:
         shapes: list[Any] = [None if _fillable(p) else p for p in polygons]  # too small to fill: kept as sent
         for i, shape in zip(rows, parts.grouped(len(rows)), strict=True):
             shapes[i] = shape
-        return dataclasses.replace(self, _shapes=tuple(shapes))
+        return Predictions(self.columns.replace(shapes=tuple(shapes)))
 
     def _rule(self, rule: Rule | None) -> Rule:
         return self.rule if rule is None else _validate.choice("rule", rule, RULES)  # type: ignore[return-value]
@@ -572,33 +483,28 @@ class Predictions:
         size = _validate.image_size(given)
         chosen = self._rule(rule)
         has = self.has_mask
-        is_rle = np.array([r is not None for r in self._rles], dtype=bool)
+        cols = self.columns
+        is_rle = np.array([r is not None for r in cols.rles], dtype=bool)
         poly_idx = np.flatnonzero(has & ~is_rle)
         rle_idx = np.flatnonzero(is_rle)
         empty_idx = np.flatnonzero(~has)
         for i in rle_idx.tolist():
-            key, _, rle_size, _ = self._rles[i]
-            if rle_size != size:
-                raise MaskError(f"predictions[{i}].{key} has size {list(rle_size)} but the image is {size}")
+            ref = cols.rles[i]
+            if ref is not None and ref.size != size:
+                raise MaskError(f"predictions[{i}].{ref.key} has size {list(ref.size)} but the image is {size}")
         all_polygons = len(poly_idx) == len(self)  # the usual response: no selection, no reordering
-        if self._shapes is not None:
-            polys = rasterize([self._shapes[i] for i in poly_idx.tolist()], size, rule=chosen)
+        if cols.shapes is not None:
+            polys = rasterize([cols.shapes[i] for i in poly_idx.tolist()], size, rule=chosen)
         else:
-            chosen_preds = self if all_polygons else self[poly_idx]
-            polys = rings_to_masks(chosen_preds._coords, chosen_preds._point_offsets, size, chosen)
+            rings = cols if all_polygons else cols.take(poly_idx)
+            polys = rings_to_masks(rings.coords, rings.offsets, size, chosen)
         if all_polygons:
             return polys
-        rles = self._rle_masks(rle_idx.tolist(), size)
+        rles = cols.rle_masks(rle_idx.tolist(), size)
         order = np.concatenate([poly_idx, rle_idx, empty_idx])
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         return Masks.concatenate([polys, rles, Masks.empty(size, n=len(empty_idx))])[inverse]
-
-    def _rle_masks(self, picks: Sequence[int], size: tuple[int, int]) -> Masks:
-        """The RLE masks of predictions ``picks`` (all of image ``size``), from the runs decoded at parsing."""
-        counts = [self._rles[i][3] for i in picks]
-        joined = np.concatenate(counts) if counts else np.zeros(0, np.uint32)
-        return from_kernel(size, joined, _ragged.offsets(len(c) for c in counts))
 
 
 def _fillable(p: Any) -> bool:

@@ -16,10 +16,14 @@ The official ``roboflow`` package writes the image size as strings
 (``"480"``), or ``"Undefined"`` for URL images; Roboflow Workflows put the
 response under an output name (``{"model_predictions": {...}}``): both are read.
 
-Bytes and text are parsed with orjson (nesting is bounded; a body too deep is
-an error, not a crash), the predictions' fields and points by the compiled
-kernel, every value checked; a problem is a :class:`ResponseFormatError`
-that starts with its JSON path, e.g. ``predictions[3].points[7].x``.
+Bytes and text are parsed with orjson, the predictions' fields and points by
+the compiled kernel, every value checked, into the internal columns
+(:class:`segmask._columns.Columns`, which :class:`segmask.Predictions`
+wraps). Nesting is bounded on every path (a body, a dict, the copies this
+keeps of ``meta`` and of each prediction's other fields): past
+:data:`segmask.limits.MAX_JSON_DEPTH` levels it is an error, not a crash. A
+problem is a :class:`ResponseFormatError` that starts with its JSON path,
+e.g. ``predictions[3].points[7].x``.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from __future__ import annotations
 import copy
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -36,13 +41,11 @@ import shapely
 from numpy.typing import NDArray
 
 from . import _kernel, _validate, limits
+from ._columns import Columns, RLERef
 from .errors import InputError, ResponseFormatError, RLEError
 from .rle import parse_rles
 
-if TYPE_CHECKING:
-    from .predictions import Predictions
-
-__all__ = ["loads", "parse", "parse_json", "read", "read_bytes", "read_dataset", "to_dict"]
+__all__ = ["copy_json", "loads", "needs_rle", "parse", "parse_json", "read", "read_bytes", "read_dataset", "to_dict"]
 
 #: Largest response file read from disk (as the client's default body cap).
 MAX_FILE_BYTES = 64 * 2**20
@@ -87,8 +90,8 @@ def read_bytes(source: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES, 
     return data
 
 
-def parse_json(data: bytes | bytearray | memoryview | str, *, key: str | None = None, where: str = "") -> Predictions:
-    """JSON bytes or text of one response -> Predictions, as ``parse(loads(data))`` but faster.
+def parse_json(data: bytes | bytearray | memoryview | str, *, key: str | None = None, where: str = "") -> Columns:
+    """JSON bytes or text of one response -> its columns, as ``parse(loads(data))`` but faster.
 
     The points arrays, most of a response, are read by the kernel straight
     from the bytes (:func:`segmask._kernel.split_points`) and orjson parses the
@@ -108,13 +111,11 @@ def parse_json(data: bytes | bytearray | memoryview | str, *, key: str | None = 
     return parse(loads(data, where), key=key)
 
 
-def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any, Any] | None = None) -> Predictions:
-    """One parsed response (a dict) -> Predictions; a Workflows output dict is opened first.
+def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any, Any] | None = None) -> Columns:
+    """One parsed response (a dict) -> its columns; a Workflows output dict is opened first.
 
     ``split`` is for :func:`parse_json`: the points arrays read from the bytes.
     """
-    from .predictions import Predictions
-
     obj, output = _unwrap(obj, key, root)
     if output is not None:
         split = None  # the points were read from the top level, not from a Workflows output
@@ -123,10 +124,10 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
     if not isinstance(preds, list):
         raise ResponseFormatError(f"{root}predictions is {_kind(preds)}, expected a list of predictions")
     image_size, image_meta = _image_size(obj.get("image"), f"{root}image")
-    # Copies: the caller's dict may change later; what the Predictions hold must not.
-    meta = copy.deepcopy({k: v for k, v in obj.items() if k not in ("predictions", "image")})
+    # Copies: the caller's dict may change later; what the columns hold must not.
+    meta = {k: copy_json(v, f"{root}{k}", 1) for k, v in obj.items() if k not in ("predictions", "image")}
     if image_meta is not None:
-        meta["image"] = copy.deepcopy(image_meta)
+        meta["image"] = copy_json(image_meta, f"{root}image", 1)
     columns, error = _kernel.parse_predictions(preds, limits.MAX_COORD, split)
     if error is not None:
         if error[0] == _kernel.NOT_PLAIN:
@@ -134,20 +135,13 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
         raise ResponseFormatError(_problem(error, preds, root))
     box, conf, names, class_id, det, coords, offsets, has_points, rle_refs, extras = columns
     rles = _rles(rle_refs, root)
-    return Predictions._build(
-        image_size=image_size,
-        cxcywh=box,
-        confidence=conf,
-        class_name=np.array(names, dtype=str) if names else np.zeros(0, dtype=str),
-        class_id=class_id,
-        detection_id=np.array(det, dtype=object),
-        coords=coords,
-        offsets=offsets,
-        has_points=has_points.astype(bool),
-        rles=tuple(rles),
-        extras=tuple(copy.deepcopy(e) if e else None for e in extras),
-        meta=meta,
-    )
+    owned = tuple(copy_json(e, f"{root}predictions[{i}]", 2) if e else None for i, e in enumerate(extras))
+    try:
+        return Columns(image_size, box, conf, names, class_id, np.array(det, dtype=object), coords, offsets,
+                       has_points.astype(bool), rles, owned, meta,
+                       at=lambda i: f"{root}predictions[{i}].class")  # fmt: skip
+    except InputError as exc:
+        raise ResponseFormatError(str(exc)) from None
 
 
 def _unwrap(obj: Any, key: str | None, root: str) -> tuple[dict[str, Any], str | None]:
@@ -214,9 +208,9 @@ def _image_size(image: Any, at: str) -> tuple[tuple[int, int] | None, Any]:
         raise ResponseFormatError(str(exc)) from None
 
 
-def _rles(refs: list[Any], root: str) -> list[Any]:
-    """Each prediction's (key, rle dict, counts) with its runs decoded and checked, or None."""
-    out: list[Any] = [None] * len(refs)
+def _rles(refs: list[Any], root: str) -> tuple[RLERef | None, ...]:
+    """Each prediction's RLE with its runs decoded and checked, or None."""
+    out: list[RLERef | None] = [None] * len(refs)
     for i, ref in enumerate(refs):
         if ref is None:
             continue
@@ -226,8 +220,78 @@ def _rles(refs: list[Any], root: str) -> list[Any]:
             size, counts, _, _, _ = parse_rles([rle], name=at)
         except RLEError as exc:
             raise ResponseFormatError(str(exc).replace(f"{at}[0]", at)) from None
-        out[i] = (name, copy.deepcopy(rle), size, counts)
-    return out
+        assert size is not None  # one RLE was parsed
+        out[i] = RLERef(name, copy_json(rle, at, 3), size, counts)
+    return tuple(out)
+
+
+class _TooDeep(Exception):
+    """Inside :func:`copy_json` only: a value nested past the limit; ``path`` is filled on the way out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.path: list[str] = []
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def copy_json(value: Any, where: str = "", levels: int = 0) -> Any:
+    """A copy of a JSON value (dicts, lists and scalars; anything else deep-copied), its nesting bounded.
+
+    ``levels`` are the levels above ``value`` already (1 for a top-level
+    field of a response); past :data:`segmask.limits.MAX_JSON_DEPTH` in all
+    a :class:`ResponseFormatError` names ``where`` and the path down to it.
+
+    Examples
+    --------
+    >>> copy_json({"a": [1, {"b": None}]})
+    {'a': [1, {'b': None}]}
+    >>> deep = []
+    >>> for _ in range(500):
+    ...     deep = [deep]
+    >>> copy_json({"tracker": deep}, "meta")
+    Traceback (most recent call last):
+    ...
+    segmask.errors.ResponseFormatError: meta.tracker[0][0][0][0][0]... is nested more than 128 levels deep ...
+    """
+    try:
+        return _copy(value, limits.MAX_JSON_DEPTH - levels)
+    except _TooDeep as exc:
+        path = "".join(reversed(exc.path))
+        shown = path if len(exc.path) <= 6 else "".join(reversed(exc.path[-6:])) + "..."
+        raise ResponseFormatError(
+            f"{where}{shown} is nested more than {limits.MAX_JSON_DEPTH} levels deep (segmask.limits.MAX_JSON_DEPTH)"
+        ) from None
+
+
+def _copy(value: Any, room: int) -> Any:
+    kind = type(value)
+    if kind is dict:
+        if room <= 0:
+            raise _TooDeep
+        out = {}
+        for k, v in value.items():
+            try:
+                out[k] = v if type(v) in _SCALARS else _copy(v, room - 1)
+            except _TooDeep as exc:
+                exc.path.append(f".{k}")
+                raise
+        return out
+    if kind is list or kind is tuple:
+        if room <= 0:
+            raise _TooDeep
+        items = []
+        for j, v in enumerate(value):
+            try:
+                items.append(v if type(v) in _SCALARS else _copy(v, room - 1))
+            except _TooDeep as exc:
+                exc.path.append(f"[{j}]")
+                raise
+        return items if kind is list else tuple(items)
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
 
 
 # The kernel's problems with a prediction's own fields: the message, from where it is ({at}),
@@ -267,52 +331,66 @@ def _problem(error: tuple[int, int, Any, Any], preds: list[Any], root: str) -> s
 def _kind(v: Any) -> str:
     if v is None:
         return "missing"
-    text = repr(v)
-    return text if len(text) <= 40 else f"a {type(v).__name__}"
+    text = "" if _larger_than(v, 40) else repr(v)  # never the repr of a value nested 1000 deep
+    return text if 0 < len(text) <= 40 else f"a {type(v).__name__}"
 
 
-def to_dict(preds: Predictions) -> dict[str, Any]:
-    """The response in the API's JSON shape; see :meth:`Predictions.to_dict`."""
+def _larger_than(v: Any, budget: int) -> bool:
+    """Whether ``v`` holds more than ``budget`` items and containers in all (its repr is longer, then)."""
+    stack, seen = [v], 0
+    while stack:
+        x = stack.pop()
+        seen += 1
+        if isinstance(x, dict | list | tuple):
+            if seen + len(x) > budget:
+                return True
+            stack.extend(x.values() if isinstance(x, dict) else x)
+        if seen > budget:
+            return True
+    return False
+
+
+def needs_rle(columns: Columns) -> list[int]:
+    """The instances whose shape has holes or several parts: :func:`to_dict` writes them as the API's RLE variant."""
+    return [i for i, s in enumerate(columns.shapes or ()) if _needs_rle(s)]
+
+
+def to_dict(columns: Columns, shape_rles: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+    """The response in the API's JSON shape; see :meth:`Predictions.to_dict`.
+
+    ``shape_rles`` holds the RLE of each instance of :func:`needs_rle`, by index.
+    """
     out: list[dict[str, Any]] = []
-    polygons = preds.polygons
-    # Shapes with holes or several parts (after repair or clip) go out as the API's RLE variant.
-    complex_idx = [i for i, s in enumerate(polygons) if s is not None and _needs_rle(s)]
-    complex_rles: dict[int, dict[str, Any]] = {}
-    if complex_idx:
-        if preds.image_size is None:
-            raise InputError(
-                "predictions with holes or several parts are written as RLE, which needs the image size: "
-                "give the Predictions an image_size"
-            )
-        masks = preds[np.array(complex_idx)].masks()
-        complex_rles = dict(zip(complex_idx, masks.to_rle(), strict=True))
-    boxes = preds.cxcywh.tolist()
-    conf = preds.confidence.tolist()
-    names = preds.class_name.tolist()
-    ids = preds.class_id.tolist()
-    rles = preds.rles
-    extras = preds.extras
-    for i in range(len(preds)):
+    polygons = columns.polygons()
+    boxes = columns.cxcywh.tolist()
+    conf = columns.confidence.tolist()
+    names = columns.class_name.tolist()
+    ids = columns.class_id.tolist()
+    det = columns.detection_id.tolist()
+    for i in range(len(columns)):
         x, y, w, h = boxes[i]
         p: dict[str, Any] = {"x": x, "y": y, "width": w, "height": h, "confidence": conf[i], "class": names[i]}
         if ids[i] >= 0:
             p["class_id"] = ids[i]
-        if preds.detection_id[i] is not None:
-            p["detection_id"] = preds.detection_id[i]
-        if i in complex_rles:
-            p["rle"] = complex_rles[i]
+        if det[i] is not None:
+            p["detection_id"] = det[i]
+        if i in shape_rles:
+            p["rle"] = shape_rles[i]
         else:
             poly = polygons[i]
             if poly is not None:
                 p["points"] = [{"x": a, "y": b} for a, b in _ring_points(poly).tolist()]
-        if rles[i] is not None:
-            p["rle"] = rles[i]
-        p.update(extras[i])
+        ref = columns.rles[i]
+        if ref is not None:
+            p["rle"] = copy_json(ref.rle)
+        extra = columns.extras[i]
+        if extra:
+            p.update(copy_json(extra))
         out.append(p)
     result: dict[str, Any] = {"predictions": out}
-    if preds.image_size is not None:
-        result["image"] = {"width": preds.image_size[1], "height": preds.image_size[0]}
-    result.update(preds.meta)
+    if columns.image_size is not None:
+        result["image"] = {"width": columns.image_size[1], "height": columns.image_size[0]}
+    result.update(copy_json(columns.meta))
     return result
 
 

@@ -72,7 +72,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from .masks import Masks
 from .predictions import Predictions
+from .raster import rasterize
 
 __all__ = [
     "FakeRoboflowServer",
@@ -401,9 +403,6 @@ def _box_iou(a: dict[str, Any], b: dict[str, Any]) -> float:
 
 def _rle_of(mask: Any, points: Any, size: tuple[int, int]) -> dict[str, Any]:
     """The API's ``rle`` of one instance: its mask, else its points filled (the contour rule)."""
-    from .masks import Masks
-    from .raster import rasterize
-
     if mask is not None:
         masks = Masks.from_dense(np.asarray(mask, dtype=bool)[None])
     else:

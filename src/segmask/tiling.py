@@ -35,6 +35,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _ragged, _validate
+from ._columns import Columns, from_masks
+from .boxes import convert_boxes
 from .errors import InputError
 from .iou import iou
 from .masks import Masks, dense_limit
@@ -169,7 +171,7 @@ def merge_tiles(
     if not isinstance(parts, Sequence) or len(parts) != len(boxes):
         raise InputError(f"parts must be {len(boxes)} Predictions, one per window")
     placed: list[Masks] = []
-    cut, columns = [], []
+    cut, columns, with_mask, shifts = [], [], [], []
     for k, (p, (x, y, w, h)) in enumerate(zip(parts, boxes.tolist(), strict=True)):
         if not isinstance(p, Predictions):
             raise InputError(f"parts[{k}] is {type(p).__name__}, not Predictions")
@@ -186,8 +188,10 @@ def merge_tiles(
         placed.append(masks.translate(x, y, size))
         bx, by, bw, bh = masks.boxes.T
         cut.append((bw > 0) & _at_inner_edge(bx, by, bx + bw, by + bh, (x, y, w, h), size))
-        columns.append(_Columns(p, has, x, y))
-    every = _Columns.concatenate(columns)
+        columns.append(_attributes(p.columns))
+        with_mask.append(has)
+        shifts.append(np.broadcast_to(np.array([x, y, 0, 0], np.float64), (len(p), 4)))
+    every = Columns.concatenate(columns)
     edge_cut = np.concatenate(cut) if cut else np.zeros(0, bool)
     starts = _ragged.offsets([len(m) for m in placed])
     groups = _UnionFind(int(starts[-1]))
@@ -200,26 +204,17 @@ def merge_tiles(
         for i, j in zip(*np.nonzero((share >= least) & (names_a[:, None] == names_b[None, :])), strict=True):
             groups.join(int(starts[a] + i), int(starts[b] + j))
     all_masks = Masks.concatenate(placed) if placed else Masks.empty(size)
-    return _merged(every, all_masks, groups.labels(), edge_cut)
+    return _merged(every, np.concatenate(with_mask), np.concatenate(shifts), all_masks, groups.labels(), edge_cut)
 
 
-class _Columns:
-    """What the merge keeps of the tiles' predictions, in image coordinates."""
-
-    def __init__(self, p: Predictions, has: NDArray[np.bool_], x: int, y: int) -> None:
-        self.class_name = p.class_name
-        self.confidence = p.confidence
-        self.class_id = p.class_id
-        self.detection_id = p.detection_id
-        self.has_mask = has
-        self.xywh = p.xywh + np.array([x, y, 0, 0], np.float64)
-
-    @staticmethod
-    def concatenate(parts: list[_Columns]) -> _Columns:
-        out = object.__new__(_Columns)
-        for name in ("class_name", "confidence", "class_id", "detection_id", "has_mask", "xywh"):
-            setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
-        return out
+def _attributes(columns: Columns) -> Columns:
+    """What the merge keeps of a tile's predictions: boxes (in the tile's coordinates), scores, classes, ids."""
+    n = len(columns)
+    return Columns(
+        None, columns.cxcywh, columns.confidence, columns.class_name,
+        columns.class_id, columns.detection_id, np.zeros((0, 2), np.float64), np.zeros(n + 1, np.int64),
+        np.zeros(n, bool), (None,) * n, (None,) * n, {},
+    )  # fmt: skip
 
 
 def _share_of_smaller(a: Masks, b: Masks) -> NDArray[np.float64]:
@@ -311,8 +306,18 @@ class _UnionFind:
         return np.array([self.find(i) for i in range(len(self.parent))], np.int64)
 
 
-def _merged(every: _Columns, masks: Masks, labels: NDArray[np.int64], edge_cut: NDArray[np.bool_]) -> Predictions:
-    """One prediction per group: the union of its masks, the attributes of its best fragment."""
+def _merged(
+    every: Columns,
+    has: NDArray[np.bool_],
+    shift: NDArray[np.float64],
+    masks: Masks,
+    labels: NDArray[np.int64],
+    edge_cut: NDArray[np.bool_],
+) -> Predictions:
+    """One prediction per group: the union of its masks, the attributes of its best fragment.
+
+    ``every`` holds each fragment's attributes with its box in its tile's coordinates, ``shift`` where the tile is.
+    """
     roots, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # groups in the order of their first fragment
     rank = np.empty_like(order)
@@ -323,16 +328,15 @@ def _merged(every: _Columns, masks: Masks, labels: NDArray[np.int64], edge_cut: 
     best_key = np.lexsort((np.arange(len(group)), -every.confidence, edge_cut.astype(np.int8), group))
     starts = np.searchsorted(group[best_key], np.arange(len(roots)))
     best = best_key[starts]
-    has = every.has_mask
     if not len(labels):
-        return Predictions.from_masks(masks, confidence=[], class_name=[])
+        return Predictions(from_masks(masks, confidence=[], class_name=[]))
     # A group without any mask is a single prediction without a mask: its own box stays.
-    boxes = np.where(has[best][:, None], union.boxes.astype(np.float64), every.xywh[best])
-    return Predictions.from_masks(
-        union,
-        confidence=every.confidence[best],
-        class_name=every.class_name[best],
-        class_id=every.class_id[best],
-        boxes=boxes,
-        detection_id=list(every.detection_id[best]),
-    )
+    chosen = every.take(best)
+    own = convert_boxes(chosen.cxcywh, source="cxcywh", target="xywh") + shift[best]
+    boxes = np.where(has[best][:, None], union.boxes.astype(np.float64), own)
+    return Predictions(
+        from_masks(
+            union, confidence=chosen.confidence, class_name=chosen.class_name, class_id=chosen.class_id,
+            boxes=boxes, detection_id=chosen.detection_id.tolist(),
+        )
+    )  # fmt: skip

@@ -11,15 +11,14 @@ outline of its largest part and counted as ``approximate``.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from . import _validate, response
+from . import _ragged, _validate
+from ._columns import Columns, class_names
 from ._io import atomic_write, remove_stale
 from .datasets import Item, WriteReport, check_items, output_paths, relative_names, source_files, usable_folder
 from .errors import InputError, ResponseFormatError
@@ -136,7 +135,10 @@ def from_yolo(
         mapping is keyed by the label's name relative to the folder, with or
         without ``.txt`` (``"a/photo"`` or ``"a/photo.txt"``).
     categories : class names by id, optional
-        Default: ``classes.txt`` beside the labels when there is one, else the ids as text.
+        Default: ``classes.txt`` beside the labels when there is one (one
+        name a line, as written: a byte-order mark at its start is dropped,
+        a blank line between names is refused, as it would shift the ids
+        after it), else the ids as text.
 
     Returns
     -------
@@ -151,7 +153,8 @@ def from_yolo(
     ResponseFormatError
         A malformed line (an odd count of coordinates without a confidence,
         values outside [0, 1] beyond rounding, a class that is not a
-        non-negative integer), naming file and line.
+        non-negative integer within int64 or not in the categories), or a
+        class name with a NUL character, naming file and line.
 
     See Also
     --------
@@ -174,17 +177,29 @@ def _names(categories: Sequence[str] | None) -> list[str] | None:
         return None
     if isinstance(categories, str) or not all(isinstance(c, str) for c in categories):
         raise InputError(f"categories must be a list of class names, got {categories!r}")
-    return list(categories)
+    names: list[str] = class_names(list(categories), lambda i: f"categories[{i}]").tolist()
+    return names
 
 
 def _classes(categories: Sequence[str] | None, root: Path | None) -> list[str] | None:
     given = _names(categories)
     if given is not None:
         return given
-    if root is not None and (root / "classes.txt").is_file():
-        text = _read_text(root / "classes.txt", "a class list")
-        return [line.strip() for line in text.splitlines() if line.strip()]
-    return None
+    path = root / "classes.txt" if root is not None else None
+    if path is None or not path.is_file():
+        return None
+    lines = [line.strip() for line in _read_text(path, "a class list").removeprefix("\ufeff").splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    if "" in lines:
+        raise ResponseFormatError(
+            f"{path} line {lines.index('') + 1} is blank: every id needs a name (the ids after it would shift)"
+        )
+    try:
+        names: list[str] = class_names(lines, lambda i: f"{path} line {i + 1}").tolist()
+    except InputError as exc:
+        raise ResponseFormatError(str(exc)) from None
+    return names
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -209,50 +224,64 @@ def _size_for(image_size: object, stem: str, rel: str) -> tuple[int, int]:
 
 
 def _read_labels(path: Path, size: tuple[int, int], names: list[str] | None) -> Predictions:
+    """One label file as columns: a polygon, a class and a confidence per line, every value checked."""
     h, w = size
     text = _read_text(path, "a label file")
-    predictions = []
+    boxes, conf, ids, rings = [], [], [], []
     tolerance = 1e-3  # rounding of the six decimals tools write, and a little more
     for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        tokens = line.split()
+        if not tokens:
             continue
         where = f"{path} line {line_no}"
         try:
-            values = [float(v) for v in line.split()]
+            values = np.array(tokens, dtype=np.float64)
         except ValueError:
             raise ResponseFormatError(f"{where}: expected numbers, got {line[:40]!r}") from None
-        if not all(math.isfinite(v) for v in values):
+        if not np.isfinite(values).all():
             raise ResponseFormatError(f"{where}: values must be finite")
-        cls, rest = values[0], values[1:]
+        cls, rest = float(values[0]), values[1:]
         if cls != int(cls) or cls < 0:
             raise ResponseFormatError(f"{where}: the class {cls:g} is not a non-negative integer")
-        conf = 1.0
+        k = _class_id(tokens[0], cls)
+        if k > 2**63 - 1:
+            raise ResponseFormatError(f"{where}: the class {k} is beyond the 64-bit integers class ids are")
+        p = 1.0
         if len(rest) % 2:
-            conf, rest = rest[-1], rest[:-1]
-            if not 0 <= conf <= 1:
+            p, rest = float(rest[-1]), rest[:-1]
+            if not 0 <= p <= 1:
                 raise ResponseFormatError(
-                    f"{where}: an odd count means a confidence last, but {conf:g} is not in [0, 1] "
+                    f"{where}: an odd count means a confidence last, but {p:g} is not in [0, 1] "
                     f"({len(rest) + 1} values after the class)"
                 )
         if len(rest) < 6:
             raise ResponseFormatError(f"{where}: a polygon needs 3 or more x, y pairs, got {len(rest) // 2}")
-        xy = np.array(rest).reshape(-1, 2)
-        if (xy < -tolerance).any() or (xy > 1 + tolerance).any():
-            raise ResponseFormatError(
-                f"{where}: coordinates must be normalised to [0, 1], got {xy.min():g}..{xy.max():g}"
-            )
-        xy = xy * (w, h)
-        lo, hi = xy.min(axis=0), xy.max(axis=0)
-        k = int(cls)
+        low, high = rest.min(), rest.max()
+        if low < -tolerance or high > 1 + tolerance:
+            raise ResponseFormatError(f"{where}: coordinates must be normalised to [0, 1], got {low:g}..{high:g}")
         if names is not None and k >= len(names):
             raise ResponseFormatError(f"{where}: class {k} is not in the {len(names)} categories")
-        name = names[k] if names is not None else str(k)
-        predictions.append({"x": float(lo[0] + hi[0]) / 2, "y": float(lo[1] + hi[1]) / 2,
-                            "width": float(hi[0] - lo[0]), "height": float(hi[1] - lo[1]),
-                            "confidence": conf, "class": name, "class_id": k,
-                            "points": [{"x": float(x), "y": float(y)} for x, y in xy]})  # fmt: skip
+        xy = rest.reshape(-1, 2) * (w, h)
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        boxes.append(((lo + hi) / 2, hi - lo))
+        conf.append(p)
+        ids.append(k)
+        rings.append(xy)
+    n = len(ids)
+    cxcywh = np.array([np.concatenate(b) for b in boxes], np.float64).reshape(n, 4)
+    coords = np.concatenate(rings) if rings else np.zeros((0, 2), np.float64)
+    columns = Columns(
+        size, cxcywh, np.array(conf, np.float64),
+        [names[k] if names is not None else str(k) for k in ids],  # type: ignore[arg-type]  # Columns checks each
+        np.array(ids, np.int64), np.full(n, None, dtype=object), coords, _ragged.offsets([len(r) for r in rings]),
+        np.ones(n, bool), (None,) * n, (None,) * n, {}, rule="coco",
+    )  # fmt: skip
+    return Predictions(columns)
+
+
+def _class_id(token: str, value: float) -> int:
+    """The class id as written: exact for an integer (``9007199254740993`` is not a float's), else the float's."""
     try:
-        preds = response.parse({"predictions": predictions, "image": {"width": w, "height": h}})
-    except ResponseFormatError as exc:
-        raise ResponseFormatError(f"{path}: {exc}") from None
-    return dataclasses.replace(preds, rule="coco")
+        return int(token)
+    except ValueError:  # "1e3", "2.0": a float that is a whole number
+        return int(value)
