@@ -117,7 +117,7 @@ class Predictions:
     ) -> Predictions:
         """From columns this object owns: nothing in them is shared with a caller (``meta`` and ``extras``
         are never changed in place, so derived objects share them)."""
-        _kernel.freeze(cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points)
+        _kernel.buffers.freeze(cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points)
         return cls(image_size, cxcywh, confidence, class_name, class_id, detection_id, coords, offsets, has_points,
                    shapes, rles, extras, meta, rule)  # fmt: skip
 
