@@ -71,15 +71,15 @@ def test_the_kernels_ragged_selection_refuses_what_it_cannot_copy() -> None:
     from segmask import _kernel
 
     values, offsets = np.arange(6.0).reshape(3, 2), np.array([0, 1, 3])
-    got, got_offsets = _kernel.take_ragged(values, offsets, np.array([1, 0, 1]))
+    got, got_offsets = _kernel.buffers.take_ragged(values, offsets, np.array([1, 0, 1]))
     np.testing.assert_array_equal(got, values[[1, 2, 0, 1, 2]])
     assert got_offsets.tolist() == [0, 2, 3, 5]
     with pytest.raises(TypeError, match="numbers"):
-        _kernel.take_ragged(np.array([1, "a"], dtype=object), np.array([0, 2]), np.array([0]))
+        _kernel.buffers.take_ragged(np.array([1, "a"], dtype=object), np.array([0, 2]), np.array([0]))
     with pytest.raises(ValueError, match="not rows of values"):
-        _kernel.take_ragged(np.arange(3), np.array([0, 5]), np.array([0]))
+        _kernel.buffers.take_ragged(np.arange(3), np.array([0, 5]), np.array([0]))
     with pytest.raises(IndexError):
-        _kernel.take_ragged(np.arange(3), np.array([0, 3]), np.array([1]))
+        _kernel.buffers.take_ragged(np.arange(3), np.array([0, 3]), np.array([1]))
 
 
 @pytest.mark.parametrize("idx", [5, -6, [0, 7], np.array([True, False]), 1.5, "a"])

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pycocotools import mask as pcm
 
 import segmask as sm
-from segmask._kernel import encode_strings
+from segmask._kernel.strings import encode_counts as encode_strings
 from segmask.rle import decode_strings
 from tests.strategies import dense_masks
 

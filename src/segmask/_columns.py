@@ -180,7 +180,7 @@ class Columns:
             raise InputError(f"columns: class_name must be {n} names, one per instance")
         names = class_names(names_given, at) if at is not None else class_names(names_given)
         object.__setattr__(self, "class_name", names)
-        _kernel.freeze(self.cxcywh, self.confidence, names, self.class_id, self.detection_id, self.coords,
+        _kernel.buffers.freeze(self.cxcywh, self.confidence, names, self.class_id, self.detection_id, self.coords,
                        self.offsets, self.has_points)  # fmt: skip
 
     def __len__(self) -> int:

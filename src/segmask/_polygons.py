@@ -38,7 +38,9 @@ def as_polygon_batch(
 def fast_batch(polygons: object) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
     """The kernel's reading of a list of polygons in their common forms, all valid; None for anything else."""
     if type(polygons) is list:
-        batch: tuple[NDArray[np.float64], NDArray[np.int64]] | None = _kernel.polygon_batch(polygons, limits.MAX_COORD)
+        batch: tuple[NDArray[np.float64], NDArray[np.int64]] | None = _kernel.fill.read_polygons(
+            polygons, limits.MAX_COORD
+        )
         return batch
     return None
 

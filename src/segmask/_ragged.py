@@ -45,5 +45,7 @@ def take(
     >>> v.tolist(), o.tolist()
     ([2, 3, 4, 0, 1], [0, 3, 5])
     """
-    out, out_offsets = _kernel.take_ragged(np.ascontiguousarray(values), offsets_, np.ascontiguousarray(sel, np.int64))
+    out, out_offsets = _kernel.buffers.take_ragged(
+        np.ascontiguousarray(values), offsets_, np.ascontiguousarray(sel, np.int64)
+    )
     return out, out_offsets

@@ -5,7 +5,7 @@
 not meet are skipped; the others are counted exactly by one sweep over the
 foreground runs of the columns their boxes share, or, when both masks have
 many runs a column (speckle, thin structures), by a popcount of their bit
-crops over those columns (:mod:`segmask._kernel`).
+crops over those columns (:mod:`segmask._kernel.overlap`).
 Memory is the answer's: no pair list, bit crops no larger than the runs they
 replace, and of a sparse answer only the pages that hold a nonzero value are
 committed (on Linux; elsewhere the operating system decides).
@@ -71,15 +71,15 @@ def iou(
     nb = 0 if mb is None else len(mb)
     crowd = _crowd(iscrowd, nb)
     dense_limit(8 * na * nb, f"an IoU matrix of {na} x {nb}")
-    out = _kernel.zeros_sparse(na, nb)
+    out = _kernel.overlap.zeros_sparse(na, nb)
     if ma is None or mb is None or not na or not nb:
         return out
     if ma.image_size != mb.image_size:
         raise MaskError(f"a has image size {ma.image_size} but b has {mb.image_size}")
     same = mb is ma and not crowd.any()
     ra, rb = ma.runs, mb.runs
-    _kernel.iou_matrix(ra.counts, ra.offsets, ma.boxes, ma.area, rb.counts, rb.offsets, mb.boxes, mb.area, crowd,
-                       same, ma.image_size[0], out)  # fmt: skip
+    _kernel.overlap.mask_iou_matrix(ra.counts, ra.offsets, ma.boxes, ma.area, rb.counts, rb.offsets, mb.boxes,
+                                    mb.area, crowd, same, ma.image_size[0], out)  # fmt: skip
     return out
 
 
@@ -121,7 +121,7 @@ def box_iou(
     crowd = _crowd(iscrowd, len(db))
     dense_limit(8 * len(da) * len(db), f"a box IoU matrix of {len(da)} x {len(db)}")
     out = np.empty((len(da), len(db)), dtype=np.float64)
-    _kernel.box_iou(da, db, crowd, out)
+    _kernel.overlap.box_iou_matrix(da, db, crowd, out)
     return out
 
 

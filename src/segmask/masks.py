@@ -8,7 +8,7 @@ at once (:meth:`Masks.to_dense`). Memory grows with the masks' outlines, not
 with the image: 100 blobs of 200x200 px on a 1920x1080 image take about
 0.3 MB as runs, 4 MB as crops and 207 MB as a dense ``(N, H, W)`` stack.
 
-Every operation works on the runs (:mod:`segmask._kernel`): area and boxes
+Every operation works on the runs (:mod:`segmask._kernel.runs`): area and boxes
 in one pass, set operations as one sweep per pair or group, IoU on the
 foreground runs of the boxes' shared columns (on bit crops of those columns
 for two masks with many runs a column).
@@ -129,11 +129,11 @@ class Masks:
         self = object.__new__(cls)
         self._size = size
         if area is None:
-            area = _kernel.runs_area(counts, offsets)
+            area = _kernel.runs.pixel_counts(counts, offsets)
         if boxes is None:
-            _kernel.freeze(counts, offsets, area)
+            _kernel.buffers.freeze(counts, offsets, area)
         else:
-            _kernel.freeze(counts, offsets, area, boxes)
+            _kernel.buffers.freeze(counts, offsets, area, boxes)
         self._counts = counts
         self._offsets = offsets
         self._area = area
@@ -210,7 +210,7 @@ class Masks:
         columns_contiguous = a.strides[1] == 1 and a.strides[2] == a.shape[1]
         if not (rows_contiguous or columns_contiguous):
             a = np.ascontiguousarray(a)
-        return cls._of(size, *_kernel.dense_to_runs(a.view(np.uint8)))
+        return cls._of(size, *_kernel.runs.from_byte_masks(a.view(np.uint8)))
 
     @classmethod
     def from_labels(cls, labels: ArrayLike) -> tuple[Masks, NDArray[np.int64]]:
@@ -250,7 +250,8 @@ class Masks:
         # Each run of an id starts and ends a run of its mask: two toggles, sorted per mask.
         toggles = np.stack([starts[fg][order], ends[fg][order]], axis=1).ravel()
         offsets = _ragged.offsets(2 * np.bincount(owner, minlength=len(ids)))
-        return cls._of((h, w), *_kernel.toggles_to_runs(toggles.astype(np.int64), offsets, h * w)), ids.astype(np.int64)
+        made = _kernel.runs.from_toggles(toggles.astype(np.int64), offsets, h * w)
+        return cls._of((h, w), *made), ids.astype(np.int64)
 
     @classmethod
     def from_rle(cls, rles: Sequence[RLE], image_size: tuple[int, int] | None = None) -> Masks:
@@ -296,7 +297,7 @@ class Masks:
         """(N, 4) int64: COCO ``[x, y, width, height]`` of each mask's pixels, zeros when empty (read-only)."""
         boxes = self._boxes
         if boxes is None:
-            boxes = self._boxes = _readonly(_kernel.runs_boxes(self._counts, self._offsets, self._size[0]))
+            boxes = self._boxes = _readonly(_kernel.runs.bounding_boxes(self._counts, self._offsets, self._size[0]))
         return boxes
 
     @property
@@ -333,7 +334,9 @@ class Masks:
         i = int(i) % n
         x, y, w, h = (int(v) for v in self.boxes[i])
         out = np.zeros((h, w), np.uint8)
-        _kernel.runs_to_crop(self._counts, int(self._offsets[i]), int(self._offsets[i + 1]), self._size[0], x, y, out)
+        _kernel.runs.paint_crop(
+            self._counts, int(self._offsets[i]), int(self._offsets[i + 1]), self._size[0], x, y, out
+        )
         return out.view(bool), (x, y)
 
     def iter_crops(self) -> Iterator[tuple[NDArray[np.bool_], tuple[int, int]]]:
@@ -347,15 +350,15 @@ class Masks:
         dense_limit(len(self) * h * w, f"to_dense() of {len(self)} masks of {h}x{w}")
         out = np.zeros((len(self), h, w), np.uint8)
         for i in range(len(self)):
-            _kernel.runs_to_crop(self._counts, int(self._offsets[i]), int(self._offsets[i + 1]), h, 0, 0, out[i])
+            _kernel.runs.paint_crop(self._counts, int(self._offsets[i]), int(self._offsets[i + 1]), h, 0, 0, out[i])
         return out.view(bool)
 
     def to_rle(self) -> list[RLE]:
         """COCO RLEs, byte-identical to pycocotools' ``encode`` but with ``str`` counts."""
         strings = self._strings
         if strings is None:
-            strings = self._strings = _kernel.encode_strings(self._counts, self._offsets)
-        return _kernel.rle_dicts(strings, self._size[0], self._size[1])
+            strings = self._strings = _kernel.strings.encode_counts(self._counts, self._offsets)
+        return _kernel.strings.rle_dicts(strings, self._size[0], self._size[1])
 
     def to_labels(self) -> tuple[NDArray[np.integer], int]:
         """An instance-id image: mask ``i`` has value ``i + 1`` (uint8, uint16 past 255 masks).
@@ -407,21 +410,21 @@ class Masks:
         far = int(limits.MAX_COORD)
         dx = _validate.integer(dx, "dx", -far, far)
         dy = _validate.integer(dy, "dy", -far, far)
-        return Masks._of(size, *_kernel.runs_translate(self._counts, self._offsets, h, w, dx, dy, big, wide))
+        return Masks._of(size, *_kernel.runs.move(self._counts, self._offsets, h, w, dx, dy, big, wide))
 
     # --- set operations, on the runs --------------------------------------------------
 
     def union(self, other: Masks) -> Masks:
         """``self[i] | other[i]`` for each i: two sets of the same length and image size."""
-        return self._pairwise(other, _kernel.UNION, "union")
+        return self._pairwise(other, _kernel.runs.UNION, "union")
 
     def intersection(self, other: Masks) -> Masks:
         """``self[i] & other[i]`` for each i."""
-        return self._pairwise(other, _kernel.INTERSECTION, "intersection")
+        return self._pairwise(other, _kernel.runs.INTERSECTION, "intersection")
 
     def difference(self, other: Masks) -> Masks:
         """``self[i] & ~other[i]`` for each i."""
-        return self._pairwise(other, _kernel.DIFFERENCE, "difference")
+        return self._pairwise(other, _kernel.runs.DIFFERENCE, "difference")
 
     def _pairwise(self, other: Masks, op: int, name: str) -> Masks:
         if not isinstance(other, Masks):
@@ -431,7 +434,9 @@ class Masks:
                 f"{name} pairs masks one to one: got {len(self)} masks of {self.image_size} "
                 f"and {len(other)} of {other.image_size}"
             )
-        return Masks._of(self._size, *_kernel.pair_op(self._counts, self._offsets, other._counts, other._offsets, op))
+        return Masks._of(
+            self._size, *_kernel.runs.pairwise_op(self._counts, self._offsets, other._counts, other._offsets, op)
+        )
 
     def merge(self, groups: ArrayLike | None = None) -> Masks:
         """Union of masks: of all of them (one mask), or one mask per group.
@@ -463,7 +468,9 @@ class Masks:
             members = np.argsort(inverse, kind="stable").astype(np.int64)
             group_offsets = _ragged.offsets(np.bincount(inverse))
         h, w = self._size
-        return Masks._of(self._size, *_kernel.group_union(self._counts, self._offsets, members, group_offsets, h * w))
+        return Masks._of(
+            self._size, *_kernel.runs.union_groups(self._counts, self._offsets, members, group_offsets, h * w)
+        )
 
     @staticmethod
     def concatenate(parts: Sequence[Masks]) -> Masks:

@@ -74,8 +74,8 @@ def nms(
     if ms is None or not n:
         return np.zeros(0, np.int64)
     runs = ms.runs
-    keep: NDArray[np.int64] = _kernel.nms(runs.counts, runs.offsets, ms.boxes, ms.area, _order(s), classes, threshold,
-                                          ms.image_size[0])  # fmt: skip
+    keep: NDArray[np.int64] = _kernel.overlap.greedy_mask_nms(runs.counts, runs.offsets, ms.boxes, ms.area, _order(s),
+                                                              classes, threshold, ms.image_size[0])  # fmt: skip
     return keep
 
 
@@ -108,5 +108,5 @@ def box_nms(
     b = as_xywh(boxes, format)
     s = _validate.scores(scores, len(b))
     threshold = _validate.fraction(iou_threshold, "iou_threshold")
-    keep: NDArray[np.int64] = _kernel.box_nms(b, _order(s), _classes(class_id, len(b)), threshold)
+    keep: NDArray[np.int64] = _kernel.overlap.greedy_box_nms(b, _order(s), _classes(class_id, len(b)), threshold)
     return keep

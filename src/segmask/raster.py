@@ -16,7 +16,7 @@ polygon (even-odd). pycocotools walks every 1/5 pixel of every edge, so a
 vertex far outside costs it seconds and gigabytes; here each edge's
 crossings with the image's columns are computed directly.
 
-Both are in :mod:`segmask._kernel` and make runs without a canvas: a polygon
+Both are in :mod:`segmask._kernel.fill` and make runs without a canvas: a polygon
 as large as the image costs its outline, not its area. Tests check both
 against pycocotools and OpenCV themselves.
 """
@@ -98,7 +98,7 @@ def rasterize(
     size = _validate.image_size(image_size)
     rule = _validate.choice("rule", rule, RULES)  # type: ignore[assignment]
     if type(polygons) is list:  # the common forms, read and filled in one kernel call
-        runs = _kernel.rasterize_list(polygons, limits.MAX_COORD, size[0], size[1], rule == "coco")
+        runs = _kernel.fill.from_lists(polygons, limits.MAX_COORD, size[0], size[1], rule == "coco")
         if runs is not None:
             return from_kernel(size, *runs)
     if isinstance(polygons, Sequence) and any(isinstance(p, shapely.Geometry) for p in polygons):
@@ -117,9 +117,9 @@ def rings_to_masks(
     h, w = size
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     if rule == "coco":
-        return from_kernel(size, *_kernel.coco_polygons(coords, offsets, h, w))
+        return from_kernel(size, *_kernel.fill.coco_rule(coords, offsets, h, w))
     flags = holes.astype(np.uint8) if holes is not None else _NO_HOLES
-    return from_kernel(size, *_kernel.contour_polygons(coords, offsets, h, w, flags))
+    return from_kernel(size, *_kernel.fill.contour_rule(coords, offsets, h, w, flags))
 
 
 _NO_HOLES = np.zeros(0, np.uint8)

@@ -94,14 +94,14 @@ def parse_json(data: bytes | bytearray | memoryview | str, *, key: str | None = 
     """JSON bytes or text of one response -> its columns, as ``parse(loads(data))`` but faster.
 
     The points arrays, most of a response, are read by the kernel straight
-    from the bytes (:func:`segmask._kernel.split_points`) and orjson parses the
+    from the bytes (:func:`segmask._kernel.wire.split_points`) and orjson parses the
     rest. Whenever the body is not in that plain form, or anything in it is
     wrong, the whole body takes the general path, which gives the result or
     the error message.
     """
     if key is None:
         raw = data.encode() if isinstance(data, str) else data
-        split = _kernel.split_points(raw)
+        split = _kernel.wire.split_points(raw)
         if split is not None:
             rest, coords, offsets = split
             try:
@@ -128,9 +128,9 @@ def parse(obj: Any, *, key: str | None = None, root: str = "", split: tuple[Any,
     meta = {k: copy_json(v, f"{root}{k}", 1) for k, v in obj.items() if k not in ("predictions", "image")}
     if image_meta is not None:
         meta["image"] = copy_json(image_meta, f"{root}image", 1)
-    columns, error = _kernel.parse_predictions(preds, limits.MAX_COORD, split)
+    columns, error = _kernel.wire.parse_predictions(preds, limits.MAX_COORD, split)
     if error is not None:
-        if error[0] == _kernel.NOT_PLAIN:
+        if error[0] == _kernel.wire.NOT_PLAIN:
             raise ResponseFormatError("the points are not in the plain form")
         raise ResponseFormatError(_problem(error, preds, root))
     box, conf, names, class_id, det, coords, offsets, has_points, rle_refs, extras = columns
@@ -297,14 +297,14 @@ def _copy(value: Any, room: int) -> Any:
 # The kernel's problems with a prediction's own fields: the message, from where it is ({at}),
 # the field ({key}), the value as found ({value!r}) or described ({kind}).
 _FIELD_PROBLEMS = {
-    _kernel.PRED_NOT_OBJECT: "{at} is {kind}, expected an object",
-    _kernel.FIELD_NOT_NUMBER: "{at}.{key} is {kind}, expected a number",
-    _kernel.FIELD_NOT_FINITE: "{at}.{key} is {value!r}, expected a finite number",
-    _kernel.NEGATIVE_SIZE: "{at} has a negative width or height",
-    _kernel.CONFIDENCE_RANGE: "{at}.confidence is {value!r}, expected a value in [0, 1]",
-    _kernel.CLASS_NOT_STR: "{at}.class is {kind}, expected a string",
-    _kernel.CLASS_ID_NOT_INT: "{at}.class_id is {kind}, expected an integer",
-    _kernel.DETECTION_ID_NOT_STR: "{at}.detection_id is {kind}, expected a string",
+    _kernel.wire.PRED_NOT_OBJECT: "{at} is {kind}, expected an object",
+    _kernel.wire.FIELD_NOT_NUMBER: "{at}.{key} is {kind}, expected a number",
+    _kernel.wire.FIELD_NOT_FINITE: "{at}.{key} is {value!r}, expected a finite number",
+    _kernel.wire.NEGATIVE_SIZE: "{at} has a negative width or height",
+    _kernel.wire.CONFIDENCE_RANGE: "{at}.confidence is {value!r}, expected a value in [0, 1]",
+    _kernel.wire.CLASS_NOT_STR: "{at}.class is {kind}, expected a string",
+    _kernel.wire.CLASS_ID_NOT_INT: "{at}.class_id is {kind}, expected an integer",
+    _kernel.wire.DETECTION_ID_NOT_STR: "{at}.detection_id is {kind}, expected a string",
 }
 
 
@@ -315,15 +315,15 @@ def _problem(error: tuple[int, int, Any, Any], preds: list[Any], root: str) -> s
         return _FIELD_PROBLEMS[code].format(at=at, key=key, value=value, kind=_kind(value))
     points_code, j, axis = key
     points = preds[i]["points"]
-    if points_code == _kernel.POINTS_NOT_LIST:
+    if points_code == _kernel.wire.POINTS_NOT_LIST:
         return f"{at}.points is {_kind(points)}, expected a list of {{x, y}} points"
     point = points[j]
-    if points_code == _kernel.POINT_NOT_OBJECT:
+    if points_code == _kernel.wire.POINT_NOT_OBJECT:
         return f"{at}.points[{j}] is {_kind(point)}, expected an object with x and y"
     v = point.get(axis)
-    if points_code in (_kernel.POINT_MISSING, _kernel.POINT_NOT_NUMBER):
+    if points_code in (_kernel.wire.POINT_MISSING, _kernel.wire.POINT_NOT_NUMBER):
         return f"{at}.points[{j}].{axis} is {_kind(v)}, expected a number"
-    if points_code == _kernel.POINT_NOT_FINITE:
+    if points_code == _kernel.wire.POINT_NOT_FINITE:
         return f"{at}.points[{j}].{axis} is {v!r}, expected a finite number"
     return f"{at}.points[{j}].{axis} is {v!r}, beyond the supported ±{limits.MAX_COORD:.0f} px"
 

@@ -8,7 +8,7 @@ bit 0x10 of the last group giving the sign.
 
 Runs are column-major over the whole image and start with a background run
 (maybe 0). A batch of N masks keeps all runs in one ``uint32`` array with
-``(N + 1,)`` int64 offsets. The loops are in :mod:`segmask._kernel`; this
+``(N + 1,)`` int64 offsets. The loops are in :mod:`segmask._kernel.strings`; this
 module checks what comes from outside and says what is wrong and where.
 
 Examples
@@ -16,7 +16,7 @@ Examples
 >>> counts, offsets, area = decode_strings(["324", "9"], (3, 3))
 >>> counts.tolist(), offsets.tolist(), area.tolist()
 ([3, 2, 4, 9], [0, 3, 4], [2, 0])
->>> _kernel.encode_strings(counts, offsets)  # the way back (Masks.to_rle)
+>>> _kernel.strings.encode_counts(counts, offsets)  # the way back (Masks.to_rle)
 ['324', '9']
 """
 
@@ -59,7 +59,7 @@ def decode_strings(
         that is not a valid uint32, or runs that do not sum to ``h * w``.
     """
     h, w = size
-    counts, offsets, area, error = _kernel.decode_strings(
+    counts, offsets, area, error = _kernel.strings.decode_counts(
         strings if isinstance(strings, list) else list(strings), h * w
     )
     if error is not None:
@@ -70,23 +70,23 @@ def decode_strings(
 
 
 def _decode_problem(code: int, position: int, value: int, h: int, w: int) -> str:
-    if code == _kernel.BAD_CHAR:
+    if code == _kernel.strings.BAD_CHAR:
         return (
             f"counts string has {chr(value)!r} at position {position}; "
             "a COCO counts string uses only the characters '0' to 'o'"
         )
-    if code == _kernel.TRUNCATED:
+    if code == _kernel.strings.TRUNCATED:
         return "counts string is cut off inside a value (truncated?)"
-    if code == _kernel.TOO_LONG:
+    if code == _kernel.strings.TOO_LONG:
         return f"counts string holds a value too large for a run length at position {position}"
-    if code == _kernel.BAD_RUN:
+    if code == _kernel.strings.BAD_RUN:
         return f"counts string decodes to run {position} = {value}, not a valid run length"
-    if code == _kernel.BAD_SUM:
+    if code == _kernel.strings.BAD_SUM:
         return (
             f"counts sum to {value} but size {h}x{w} needs {h * w}; "
             "the RLE is truncated or belongs to another image size"
         )
-    if code == _kernel.NOT_ASCII:
+    if code == _kernel.strings.NOT_ASCII:
         return "counts string is not ASCII"
     return "counts must be a str, bytes or a list of ints"
 
@@ -109,7 +109,7 @@ def parse_rles(
     """
     if isinstance(rles, dict) or not isinstance(rles, Sequence) or isinstance(rles, str | bytes):
         raise RLEError(f"{name} must be a list of RLE dicts; for one RLE pass [rle]")
-    common = _kernel.rle_texts(rles) if isinstance(rles, list) else None
+    common = _kernel.strings.rle_texts(rles) if isinstance(rles, list) else None
     if common is not None:  # the usual case: one size, compressed counts; checked in one call
         return _parse_common(common, name)
     size: tuple[int, int] | None = None
@@ -157,7 +157,7 @@ def parse_rles(
         parts[i] = c
     offsets = _ragged.offsets(len(p) for p in parts)
     counts = np.concatenate(parts).astype(np.uint32)
-    return size, counts, offsets, _kernel.runs_area(counts, offsets), None
+    return size, counts, offsets, _kernel.runs.pixel_counts(counts, offsets), None
 
 
 def _parse_common(

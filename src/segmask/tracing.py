@@ -181,7 +181,7 @@ def coco_polygons(masks: Masks) -> list[list[list[float]] | None]:
         return out
     idx = list(candidates)
     coords, offsets = _flat_rings([candidates[i] for i in idx])
-    made_counts, made_offsets, _ = _kernel.coco_polygons(coords, offsets, h, w)
+    made_counts, made_offsets, _ = _kernel.fill.coco_rule(coords, offsets, h, w)
     want = masks[np.array(idx)].runs
     for j, i in enumerate(idx):
         mine = made_counts[made_offsets[j] : made_offsets[j + 1]]
